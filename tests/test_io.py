@@ -13,7 +13,6 @@ from hounsfield.errors import InputError
 from hounsfield.io import label_table_paths
 from hounsfield.io.paths import atomic_output
 from hounsfield.labels import LabelTable
-from realdata import chest_ct  # noqa: F401  (fixture)
 
 SUFFIXES = [".nii", ".nii.gz", ".nrrd", ".nhdr", ".mha", ".mhd"]
 

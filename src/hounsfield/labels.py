@@ -157,7 +157,7 @@ class LabelTable:
     def load(cls, path: str | Path) -> LabelTable:
         """Read a table written by :meth:`save` (JSON or Slicer colour table)."""
         path = Path(path)
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
         if path.suffix.lower() == ".json":
             return cls.from_dict(json.loads(text))
         return cls.from_slicer(text)

@@ -138,8 +138,17 @@ class Volume:
         return float(np.prod(self.spacing_mm)) / 1000.0
 
     def same_grid(self, other: Volume, tol_mm: float = 1e-4) -> bool:
-        """True when both volumes have the same shape and voxel centres (within tol_mm)."""
-        return self.shape == other.shape and np.allclose(self.affine, other.affine, atol=tol_mm)
+        """True when both volumes have the same shape and voxel centres (within tol_mm).
+
+        The eight corner voxels are compared: the grids are affine, so every
+        voxel centre then agrees within tol_mm.
+        """
+        if self.shape != other.shape:
+            return False
+        corners = np.array(np.meshgrid(*[[0, n - 1] for n in self.shape])).reshape(3, -1).T
+        distance = np.linalg.norm(self.index_to_world(corners) - other.index_to_world(corners),
+                                  axis=1)
+        return bool(np.all(distance <= tol_mm))
 
     @property
     def is_label_map(self) -> bool:
@@ -207,11 +216,11 @@ class Volume:
 
         return reorient(self, code)
 
-    def window(self, preset="mediastinum") -> np.ndarray:
+    def window(self, window="mediastinum") -> np.ndarray:
         """Display values in [0, 1] for a window preset or a (level, width) pair in HU."""
         from .window import apply_window
 
-        return apply_window(self.array, preset)
+        return apply_window(self.array, window)
 
     # -- SimpleITK ----------------------------------------------------------------
 

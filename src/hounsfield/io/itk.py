@@ -39,7 +39,7 @@ def read_itk(path) -> tuple[np.ndarray, dict]:
 
 
 def write_itk(volume: Volume, path, array: np.ndarray) -> None:
-    """Write ``array`` with the Volume's geometry; compressed; atomic for attached and detached headers."""
+    """Write ``array`` with the Volume's geometry, compressed and atomically."""
     import SimpleITK as sitk
 
     path = Path(path)

@@ -36,7 +36,7 @@ def nifti_affine(volume: Volume) -> np.ndarray:
 
 
 def _voxels(image, path) -> np.ndarray:
-    """Stored values with the header's scaling applied; float32 unless stored as integers unscaled."""
+    """Stored values with the header's scaling applied (float32 when scaled)."""
     raw = np.asanyarray(image.dataobj.get_unscaled())
     slope, inter = image.dataobj.slope, image.dataobj.inter
     if raw.ndim == 4 and raw.shape[3] == 1:

@@ -80,7 +80,7 @@ def _umask() -> int:
 def atomic_write_text(path: str | Path, text: str) -> None:
     """Write text to ``path`` atomically."""
     with atomic_output(path) as tmp:
-        tmp.write_text(text)
+        tmp.write_text(text, encoding="utf-8")
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:

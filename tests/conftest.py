@@ -1,4 +1,4 @@
-"""The example chest CT for tests marked `real`: fetched once per session, skipped loudly if unreachable."""
+"""Shared fixtures."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from hounsfield.errors import DataUnavailableError
 
 @pytest.fixture(scope="session")
 def chest_ct():
-    """(ct, labels) Volumes of the example chest CT."""
+    """(ct, labels) of the example chest CT; skipped loudly if the registry is unreachable."""
     from hounsfield.data import example_chest_ct
 
     try:
