@@ -7,6 +7,7 @@ problem), 1 internal error. ``--debug`` shows tracebacks.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 import warnings
@@ -46,6 +47,9 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(args, f"error: {error}", 1)
     except KeyboardInterrupt:
         return _fail(args, "interrupted", 130)
+    except BrokenPipeError:  # output piped into `head` and closed: not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as error:  # anything else is a bug of ours: say so in one line
         return _fail(args, f"internal error: {type(error).__name__}: {error} "
                      "(run with --debug for the traceback)", 1)
