@@ -14,9 +14,9 @@ import warnings
 
 from .. import __version__
 from ..errors import DataUnavailableError, InputError
-from . import analyze, convert, info
+from . import analyze, convert, evaluate, info
 
-VERBS = {"info": info, "convert": convert, "analyze": analyze}
+VERBS = {"info": info, "convert": convert, "analyze": analyze, "evaluate": evaluate}
 
 
 def build_parser() -> argparse.ArgumentParser:

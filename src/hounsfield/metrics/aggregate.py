@@ -1,7 +1,8 @@
 """Summaries of per-case metric rows: mean, sd, median, IQR and how many values were NaN.
 
-NaN values (a metric undefined for a case, such as a distance to an empty
-mask) are skipped and counted, never turned into numbers.
+Undefined values — NaN, or the infinite distance some conventions give for
+an empty mask — are skipped and counted (``nan_count``), never turned into
+numbers.
 """
 
 from __future__ import annotations
@@ -26,15 +27,15 @@ def metric_keys(rows: list[dict]) -> list[str]:
 
 
 def describe_values(values) -> dict:
-    """Statistics of one metric's values, NaN skipped and counted.
+    """Statistics of one metric's values, NaN and ±inf skipped and counted.
 
-    >>> describe_values([1.0, 2.0, 3.0, float("nan")])["nan_count"]
-    1
+    >>> describe_values([1.0, 2.0, float("inf"), float("nan")])["nan_count"]
+    2
     >>> describe_values([1.0, 2.0, 3.0, 4.0])["iqr"]
     1.5
     """
     array = np.asarray(list(values), dtype=float)
-    finite = array[~np.isnan(array)]
+    finite = array[np.isfinite(array)]
     stats = {"n": int(array.size), "nan_count": int(array.size - finite.size)}
     if finite.size == 0:
         return stats | dict.fromkeys(("mean", "sd", "median", "q1", "q3", "iqr"), math.nan)
@@ -55,3 +56,14 @@ def summarize(rows: list[dict]) -> dict:
         return {key: describe_values(row.get(key, math.nan) for row in group) for key in keys}
     return {"per_label": {name: stats_of(group) for name, group in by_label.items()},
             "overall": stats_of(rows)}
+
+
+def json_safe(value):
+    """Rows and summaries with NaN and ±inf as None (null), which JSON readers accept."""
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(item) for item in value]
+    if isinstance(value, (float, np.floating)) and not math.isfinite(value):
+        return None
+    return value.item() if isinstance(value, np.generic) else value

@@ -1,0 +1,43 @@
+"""Plots of evaluation results."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from ..io.paths import atomic_output
+from ..metrics.aggregate import metric_keys
+
+_DEFAULT_METRICS = ("dice", "hd95_mm", "nsd_1mm", "f1", "mae_hu", "psnr_db", "ssim")
+
+
+def metric_boxplot(rows: list[dict], path, metrics=None, max_labels: int = 40) -> Path:
+    """A PNG with one panel per metric and one box per label (NaN values left out).
+
+    Shows the headline metrics that the rows have (Dice, HD95, NSD, F1,
+    MAE/PSNR/SSIM) unless ``metrics`` names others; at most ``max_labels``
+    labels, in the rows' order.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    available = metric_keys(rows)
+    chosen = [m for m in (metrics or _DEFAULT_METRICS) if m in available] or available[:3]
+    names = list(dict.fromkeys(str(r.get("name", r.get("label"))) for r in rows))[:max_labels]
+    figure, axes = plt.subplots(len(chosen), 1, squeeze=False,
+                                figsize=(max(6, 0.35 * len(names) + 2), 2.6 * len(chosen)))
+    for axis, metric in zip(axes[:, 0], chosen, strict=True):
+        data = [[r[metric] for r in rows if str(r.get("name", r.get("label"))) == name
+                 and isinstance(r.get(metric), (int, float)) and not math.isnan(r[metric])]
+                for name in names]
+        axis.boxplot(data, tick_labels=names, showfliers=True)
+        axis.set_ylabel(metric)
+        axis.tick_params(axis="x", rotation=90 if len(names) > 6 else 0, labelsize=7)
+    figure.tight_layout()
+    path = Path(path)
+    with atomic_output(path) as tmp:
+        figure.savefig(tmp, dpi=100, format="png")
+    plt.close(figure)
+    return path
