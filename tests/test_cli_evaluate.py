@@ -13,7 +13,13 @@ import hounsfield as hf
 from hounsfield.cli import main
 from hounsfield.labels import LabelTable
 from hounsfield.metrics import dice, surface_metrics
-from hounsfield.metrics.cases import detection_rows, image_rows, segmentation_rows
+from hounsfield.metrics.cases import (
+    airway_rows,
+    detection_rows,
+    image_rows,
+    landmark_rows,
+    segmentation_rows,
+)
 
 TABLE = LabelTable.from_names({1: "liver", 2: "spleen"})
 
@@ -121,3 +127,29 @@ def test_cli_folders_without_common_cases_exit_2(capsys, tmp_path):
     hf.write(label_volume(), tmp_path / "pred" / "b.nii.gz")
     code = main(["evaluate", "--pred", str(tmp_path / "pred"), "--ref", str(tmp_path / "ref")])
     assert code == 2 and "no case name appears in both folders" in capsys.readouterr().err
+
+
+def test_landmark_rows_identify_centroids_within_20mm():
+    ref = label_volume(0, spacing=(1.0, 1.0, 1.0))
+    pred = label_volume(1, spacing=(1.0, 1.0, 1.0))
+    rows = landmark_rows(pred, ref, "a", names={1: "vertebrae_L1", 2: "vertebrae_L2"})
+    assert [r["identified"] for r in rows] == [1.0, 1.0]
+    assert rows[0]["distance_mm"] == pytest.approx(1.0)
+
+
+def test_airway_rows_report_tree_metrics():
+    tube = np.zeros((40, 12, 12), np.uint8)
+    tube[2:38, 5:8, 5:8] = 1
+    ref = hf.Volume(tube)
+    row = airway_rows(ref, ref, "a")[0]
+    assert row["tree_length_detected"] == 1.0 and row["dice"] == 1.0
+
+
+def test_cli_keeps_only_the_requested_metrics(case_folders, tmp_path, capsys):
+    pred, ref = case_folders
+    code = main(["evaluate", "--pred", str(pred), "--ref", str(ref), "--metrics",
+                 "dice,hd95_mm", "--csv", str(tmp_path / "e.csv")])
+    assert code == 0
+    assert (tmp_path / "e.csv").read_text().splitlines()[0] == "case,label,name,dice,hd95_mm"
+    code = main(["evaluate", "--pred", str(pred), "--ref", str(ref), "--metrics", "nope"])
+    assert code == 2 and "unknown metric(s) nope" in capsys.readouterr().err

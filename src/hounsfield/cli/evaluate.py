@@ -21,7 +21,14 @@ from ..io import read
 from ..io.paths import ITK_SUFFIXES, NIFTI_SUFFIXES, atomic_write_text, strip_suffix
 from ..labels import LabelTable
 from ..metrics.aggregate import ID_KEYS, json_safe, metric_keys, summarize
-from ..metrics.cases import TASKS, detection_rows, image_rows, segmentation_rows
+from ..metrics.cases import (
+    TASKS,
+    airway_rows,
+    detection_rows,
+    image_rows,
+    landmark_rows,
+    segmentation_rows,
+)
 from ..metrics.surface import CONVENTIONS as SURFACE_CONVENTIONS
 from ..metrics.surface import DEFAULT_CONVENTION
 from .common import console
@@ -36,6 +43,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--labels", help="comma-separated label ids to evaluate (default: all)")
     parser.add_argument("--label-map", type=Path,
                         help="label names: a LabelTable .json or Slicer .ctbl")
+    parser.add_argument("--metrics", help="comma-separated metric keys to keep (e.g. "
+                        "dice,hd95_mm,nsd_1mm; default: all the task computes)")
     parser.add_argument("--convention", help=f"segmentation: {', '.join(SURFACE_CONVENTIONS)} "
                         f"(default {DEFAULT_CONVENTION}); detection: isles22, autopet, lits; "
                         "image: synthrad2023, synthrad2025")
@@ -89,10 +98,22 @@ def _rows_of_case(args, case: str, pred_path: Path, ref_path: Path) -> list[dict
     ref, pred = read(ref_path, labels=True), read(pred_path, labels=True)
     if args.task == "detection":
         return detection_rows(pred, ref, case, convention=args.convention or "isles22")
+    if args.task == "airway":
+        return airway_rows(pred, ref, case)
+    if args.task == "landmarks":
+        return landmark_rows(pred, ref, case, names=_names(args, ref))
     labels = [int(x) for x in args.labels.split(",")] if args.labels else None
     return segmentation_rows(pred, ref, case, labels=labels, names=_names(args, ref),
                              convention=args.convention or DEFAULT_CONVENTION,
                              percentile=args.percentile, tolerance_mm=args.tolerance_mm)
+
+
+def _keep_metrics(rows: list[dict], wanted: list[str]) -> list[dict]:
+    unknown = sorted(set(wanted) - set(metric_keys(rows)))
+    if unknown:
+        raise InputError(f"unknown metric(s) {', '.join(unknown)}; this task gives "
+                         f"{', '.join(metric_keys(rows))}")
+    return [{k: v for k, v in row.items() if k in ID_KEYS or k in wanted} for row in rows]
 
 
 def rows_to_csv(rows: list[dict]) -> str:
@@ -121,6 +142,8 @@ def run(args) -> int:
     for case, pred_path, ref_path in track(cases, description="evaluating", console=console,
                                            disable=len(cases) < 2):
         rows += _rows_of_case(args, case, pred_path, ref_path)
+    if args.metrics:
+        rows = _keep_metrics(rows, args.metrics.split(","))
     summary = summarize(rows)
     if args.json:
         document = json_safe({"rows": rows, "summary": summary})

@@ -16,9 +16,11 @@ from ..errors import HounsfieldWarning
 from .detection import CONVENTIONS as DETECTION_CONVENTIONS
 from .detection import lesion_detection
 from .image import image_metrics
+from .landmarks import centroids_mm, landmark_identification
 from .surface import DEFAULT_CONVENTION, multilabel_surface_metrics
+from .tree import tree_metrics
 
-TASKS = ("segmentation", "detection", "image")
+TASKS = ("segmentation", "detection", "image", "airway", "landmarks")
 
 
 def on_reference_grid(pred, ref, case: str):
@@ -92,3 +94,26 @@ def image_rows(pred, ref, case: str, *, mask=None, convention: str = "synthrad20
     inside = None if mask is None else on_reference_grid(mask, ref, case).array > 0
     scores = image_metrics(pred.array, ref.array, inside, convention=convention)
     return [{"case": case, "label": 0, "name": "image"} | scores]
+
+
+def airway_rows(pred, ref, case: str) -> list[dict]:
+    """ATM'22 tree length and branches detected of two airway masks (label > 0), one row."""
+    pred = on_reference_grid(pred, ref, case)
+    scores = tree_metrics(pred.array > 0, ref.array > 0, ref.spacing_mm)
+    return [{"case": case, "label": 1, "name": "airway"} | scores]
+
+
+def landmark_rows(pred, ref, case: str, *, names=None) -> list[dict]:
+    """VerSe identification of label centroids (computed at 1 mm), one row per reference label.
+
+    Each row holds ``identified`` (1 or 0) and ``distance_mm`` (NaN when the
+    label was not predicted); the case's identification rate is the mean of
+    ``identified``.
+    """
+    reference = centroids_mm(ref, isotropic_mm=1.0)
+    predicted = centroids_mm(pred, isotropic_mm=1.0)
+    result = landmark_identification(reference, predicted)
+    return [{"case": case, "label": label, "name": (names or {}).get(label, f"label_{label}"),
+             "identified": float(result["identified"][label]),
+             "distance_mm": result["distance_mm"].get(label, math.nan)}
+            for label in sorted(reference)]
