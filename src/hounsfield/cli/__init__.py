@@ -14,9 +14,10 @@ import warnings
 
 from .. import __version__
 from ..errors import DataUnavailableError, InputError
-from . import analyze, convert, evaluate, info
+from . import analyze, convert, evaluate, info, project, reconstruct, tomo
 
-VERBS = {"info": info, "convert": convert, "analyze": analyze, "evaluate": evaluate}
+VERBS = {"info": info, "convert": convert, "analyze": analyze, "evaluate": evaluate,
+         "geometry": tomo, "project": project, "reconstruct": reconstruct}
 
 
 def build_parser() -> argparse.ArgumentParser:

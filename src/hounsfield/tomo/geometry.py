@@ -124,6 +124,12 @@ class Geometry:
                 raise ValueError("a parallel beam has no curved detector")
         if self.curved and self.sdd_mm is None:
             raise ValueError("a curved detector needs sdd_mm, the radius of its arc")
+        if self.curved and ndim == 3:
+            rise = np.einsum("ij,ij->i", self.detector - self.source, self.v)
+            if np.any(np.abs(rise) > 1e-9 * np.linalg.norm(self.v, axis=1) ** 2):
+                raise ValueError("a curved detector's centre must lie in the source's plane "
+                                 "(no row offset): its arc turns about the row axis through "
+                                 "the source")
         if self.angles_rad is not None:
             angles = np.asarray(self.angles_rad, dtype=float).reshape(-1)
             if angles.shape != (n_views,):
@@ -251,6 +257,22 @@ def _circle_vectors(angles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return axis, beam
 
 
+def _detector_frame(beam: np.ndarray, axis: np.ndarray, sod: float, sdd: float,
+                    offset: float, curved: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Detector centre and unit column direction of a circular scan, shifted by ``offset`` mm.
+
+    A flat detector slides along its axis. A curved one slides along its arc
+    (``offset`` is an arc length), so that every column stays on the circle of
+    radius ``sdd`` about the source and the column pitch stays an arc length.
+    """
+    if not curved:
+        return (sdd - sod) * beam + offset * axis, axis
+    gamma = offset / sdd
+    along = np.cos(gamma) * beam + np.sin(gamma) * axis
+    tangent = np.cos(gamma) * axis - np.sin(gamma) * beam
+    return -sod * beam + sdd * along, tangent
+
+
 def parallel_beam(n_angles: int, n_det: int, det_spacing_mm: float = 1.0, arc_deg: float = 180.0,
                   *, start_deg: float = 0.0, det_offset_mm: float = 0.0) -> Geometry:
     """A 2D parallel-beam scan: ``n_angles`` views evenly over ``arc_deg``.
@@ -272,7 +294,8 @@ def fan_beam(n_angles: int, n_det: int, det_spacing_mm: float, sod_mm: float, sd
     """A 2D fan-beam scan on a circle, flat or curved (cylindrical) detector.
 
     ``det_spacing_mm`` is the pixel pitch on the detector (arc length for a
-    curved one); ``det_offset_mm`` shifts the detector along its axis.
+    curved one); ``det_offset_mm`` shifts the detector along its axis (along
+    its arc, as an arc length, for a curved one).
 
     >>> g = fan_beam(360, 512, 1.0, sod_mm=500, sdd_mm=1000)
     >>> g.source[0].tolist(), g.detector[0].tolist()
@@ -284,8 +307,9 @@ def fan_beam(n_angles: int, n_det: int, det_spacing_mm: float, sod_mm: float, sd
     angles = _angles(n_angles, arc_deg, start_deg)
     axis, beam = _circle_vectors(angles)
     spacing = _positive(det_spacing_mm, "det_spacing_mm")
-    return Geometry("cone", -sod * beam, (sdd - sod) * beam + det_offset_mm * axis,
-                    spacing * axis, det_shape=(_count(n_det, "n_det"),), curved=curved,
+    detector, column = _detector_frame(beam, axis, sod, sdd, float(det_offset_mm), curved)
+    return Geometry("cone", -sod * beam, detector, spacing * column,
+                    det_shape=(_count(n_det, "n_det"),), curved=curved,
                     angles_rad=angles, sod_mm=sod, sdd_mm=sdd)
 
 
@@ -298,7 +322,9 @@ def cone_beam(n_angles: int, det_shape, det_spacing_mm, sod_mm: float, sdd_mm: f
     ----------
     det_shape : (n_rows, n_cols)
     det_spacing_mm : float or (row, column) pitch in mm
-    offsets : (column, row) detector shifts in mm, along u and v
+    offsets : (column, row) detector shifts in mm, along u and v (the column
+        shift of a curved detector is an arc length along its arc; a curved
+        detector takes no row shift)
 
     >>> g = cone_beam(360, (256, 256), 1.5, sod_mm=750, sdd_mm=1200)
     >>> g.projection_shape
@@ -315,9 +341,10 @@ def cone_beam(n_angles: int, det_shape, det_spacing_mm, sod_mm: float, sdd_mm: f
     axis, beam = np.hstack([axis2, zeros]), np.hstack([beam2, zeros])
     up = np.tile([0.0, 0.0, 1.0], (len(angles), 1))
     col_offset, row_offset = (float(o) for o in offsets)
-    detector = (sdd - sod) * beam + col_offset * axis + row_offset * up
+    detector, column = _detector_frame(beam, axis, sod, sdd, col_offset, curved)
+    detector = detector + row_offset * up
     n_rows, n_cols = (_count(n, "det_shape") for n in det_shape)
-    return Geometry("cone", -sod * beam, detector, col_pitch * axis, row_pitch * up,
+    return Geometry("cone", -sod * beam, detector, col_pitch * column, row_pitch * up,
                     det_shape=(n_rows, n_cols), curved=curved, angles_rad=angles,
                     sod_mm=sod, sdd_mm=sdd)
 
