@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -125,3 +126,34 @@ def test_internal_error_exits_1_and_debug_shows_traceback(capsys, ct_file, monke
 def test_console_script_runs(command):
     result = subprocess.run([*command, "--version"], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.startswith("hounsfield ")
+
+
+def dicom_bad_inputs(tmp_path):
+    """(path, expected words) for each DICOM input the command line must refuse."""
+    from pydicom.data import get_testdata_file
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    rtstruct_only = tmp_path / "rtstruct_only"
+    rtstruct_only.mkdir()
+    shutil.copy(get_testdata_file("rtstruct.dcm"), rtstruct_only / "rs.dcm")
+    truncated = tmp_path / "cut.dcm"
+    truncated.write_bytes(Path(get_testdata_file("CT_small.dcm")).read_bytes()[:3000])
+    return [(empty, "no files found"), (rtstruct_only, "no image series"),
+            (truncated, "truncated DICOM file"),
+            (Path(get_testdata_file("MR_small.dcm")), "modality MR, expected CT")]
+
+
+def test_dicom_bad_inputs_exit_2_with_one_line(capsys, tmp_path):
+    for path, words in dicom_bad_inputs(tmp_path):
+        code, _, err = run_cli(capsys, "info", path)
+        assert code == 2, (path, err)
+        line = one_error_line(err)
+        assert words in line and path.name in line
+
+
+def test_mr_reads_when_allowed(capsys):
+    from pydicom.data import get_testdata_file
+
+    code, _, _ = run_cli(capsys, "info", get_testdata_file("MR_small.dcm"), "--allow-modality")
+    assert code == 0
