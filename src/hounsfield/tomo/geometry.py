@@ -257,6 +257,20 @@ def _circle_vectors(angles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return axis, beam
 
 
+def _circle_vectors_3d(angles: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Detector axis and beam direction in the x–y plane, and the rotation axis z, per angle."""
+    axis2, beam2 = _circle_vectors(angles)
+    zeros = np.zeros((len(angles), 1))
+    up = np.tile([0.0, 0.0, 1.0], (len(angles), 1))
+    return np.hstack([axis2, zeros]), np.hstack([beam2, zeros]), up
+
+
+def _pitches(det_spacing_mm) -> tuple[float, float]:
+    """(row, column) detector pitch in mm from one value or a pair."""
+    pair = np.broadcast_to(np.asarray(det_spacing_mm, float), (2,))
+    return _positive(pair[0], "det_spacing_mm"), _positive(pair[1], "det_spacing_mm")
+
+
 def _detector_frame(beam: np.ndarray, axis: np.ndarray, sod: float, sdd: float,
                     offset: float, curved: bool) -> tuple[np.ndarray, np.ndarray]:
     """Detector centre and unit column direction of a circular scan, shifted by ``offset`` mm.
@@ -333,13 +347,9 @@ def cone_beam(n_angles: int, det_shape, det_spacing_mm, sod_mm: float, sdd_mm: f
     sod, sdd = _positive(sod_mm, "sod_mm"), _positive(sdd_mm, "sdd_mm")
     if sdd <= sod:
         raise ValueError(f"sdd_mm ({sdd}) must exceed sod_mm ({sod})")
-    row_pitch, col_pitch = (_positive(p, "det_spacing_mm")
-                            for p in np.broadcast_to(np.asarray(det_spacing_mm, float), (2,)))
+    row_pitch, col_pitch = _pitches(det_spacing_mm)
     angles = _angles(n_angles, arc_deg, start_deg)
-    axis2, beam2 = _circle_vectors(angles)
-    zeros = np.zeros((len(angles), 1))
-    axis, beam = np.hstack([axis2, zeros]), np.hstack([beam2, zeros])
-    up = np.tile([0.0, 0.0, 1.0], (len(angles), 1))
+    axis, beam, up = _circle_vectors_3d(angles)
     col_offset, row_offset = (float(o) for o in offsets)
     detector, column = _detector_frame(beam, axis, sod, sdd, col_offset, curved)
     detector = detector + row_offset * up
@@ -356,13 +366,9 @@ def parallel_beam_3d(n_angles: int, det_shape, det_spacing_mm=1.0, arc_deg: floa
     >>> parallel_beam_3d(90, (16, 64)).projection_shape
     (90, 16, 64)
     """
-    row_pitch, col_pitch = (_positive(p, "det_spacing_mm")
-                            for p in np.broadcast_to(np.asarray(det_spacing_mm, float), (2,)))
+    row_pitch, col_pitch = _pitches(det_spacing_mm)
     angles = _angles(n_angles, arc_deg, start_deg)
-    axis2, beam2 = _circle_vectors(angles)
-    zeros = np.zeros((len(angles), 1))
-    axis, beam = np.hstack([axis2, zeros]), np.hstack([beam2, zeros])
-    up = np.tile([0.0, 0.0, 1.0], (len(angles), 1))
+    axis, beam, up = _circle_vectors_3d(angles)
     n_rows, n_cols = (_count(n, "det_shape") for n in det_shape)
     return Geometry("parallel", beam, np.zeros_like(beam), col_pitch * axis, row_pitch * up,
                     det_shape=(n_rows, n_cols), angles_rad=angles)
