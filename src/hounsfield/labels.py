@@ -11,7 +11,13 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Label", "LabelTable", "totalsegmentator_table"]
+__all__ = ["Label", "LabelTable", "totalsegmentator_table", "OWN_LABEL_IDS"]
+
+#: Ids of structures that TotalSegmentator's 'total' task does not name (its
+#: ids 1–117 are used as they are; these start at 200 so the two never clash).
+OWN_LABEL_IDS = {"body": 200, "subcutaneous_fat": 201, "skeletal_muscle": 202, "torso_fat": 203,
+                 "lung_left": 204, "lung_right": 205, "bronchus_left": 206,
+                 "bronchus_right": 207, "intervertebral_discs": 208, "table": 209}
 
 RGB = tuple[int, int, int]
 

@@ -14,10 +14,10 @@ import warnings
 
 from .. import __version__
 from ..errors import DataUnavailableError, InputError
-from . import analyze, convert, evaluate, info, project, reconstruct, tomo
+from . import analyze, convert, evaluate, info, project, reconstruct, segment, tomo
 
 VERBS = {"info": info, "convert": convert, "analyze": analyze, "evaluate": evaluate,
-         "geometry": tomo, "project": project, "reconstruct": reconstruct}
+         "segment": segment, "geometry": tomo, "project": project, "reconstruct": reconstruct}
 
 
 def build_parser() -> argparse.ArgumentParser:

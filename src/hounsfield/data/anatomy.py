@@ -40,7 +40,7 @@ from types import MappingProxyType
 import numpy as np
 from scipy import ndimage
 
-from ..labels import LabelTable, totalsegmentator_table
+from ..labels import OWN_LABEL_IDS, LabelTable, totalsegmentator_table
 from ..volume import Volume
 from . import _checks, _grid
 from . import _thorax_layout as layout
@@ -52,9 +52,6 @@ __all__ = ["thorax_phantom", "Lesion", "LesionTruth", "lesion_truth", "example_l
 #: Nominal HU of each tissue of the phantom (read-only; override per call with ``tissue_hu``).
 THORAX_TISSUE_HU: Mapping[str, float] = MappingProxyType(dict(layout.TISSUE_HU))
 
-_OWN_LABEL_IDS = {"body": 200, "subcutaneous_fat": 201, "skeletal_muscle": 202, "torso_fat": 203,
-                  "lung_left": 204, "lung_right": 205, "bronchus_left": 206,
-                  "bronchus_right": 207, "intervertebral_discs": 208, "table": 209}
 _FIRST_LESION_ID = 301
 
 #: World point (x, y, z) mm at the centre of the default grid: the midline, just
@@ -295,7 +292,7 @@ def _tissue_table(overrides, lesions) -> dict[str, float]:
 
 def _label_ids(lesions) -> dict[str, int]:
     ids = {label.name: label.id for label in totalsegmentator_table()}
-    ids.update(_OWN_LABEL_IDS)
+    ids.update(OWN_LABEL_IDS)
     ids.update({f"lesion_{n}": _FIRST_LESION_ID + n - 1 for n in range(1, len(lesions) + 1)})
     return ids
 

@@ -13,5 +13,7 @@ True
 
 from .body import segment_body
 from .lungs import segment_lungs
+from .structures import STRUCTURES, Segmenter, checked_structures, segment
 
-__all__ = ["segment_body", "segment_lungs"]
+__all__ = ["segment_body", "segment_lungs", "segment", "checked_structures", "STRUCTURES",
+           "Segmenter"]
