@@ -157,6 +157,28 @@ class Geometry:
         return (f"Geometry({name}, {self.ndim}D, views={self.n_views}, "
                 f"det_shape={self.det_shape}{curved})")
 
+    def select_views(self, views) -> Geometry:
+        """The scan restricted to some views (indices or a slice), in the order given.
+
+        >>> half = parallel_beam(180, 64).select_views(slice(0, 180, 2))
+        >>> half.projection_shape, round(float(np.rad2deg(half.angles_rad[1])), 6)
+        ((90, 64), 2.0)
+        """
+        indices = np.arange(self.n_views)[views] if isinstance(views, slice) else np.asarray(views)
+        if indices.ndim != 1 or indices.size == 0 or not np.issubdtype(indices.dtype, np.integer):
+            raise ValueError(f"views must be a non-empty 1D sequence of integers, got {views!r}")
+        if indices.min() < 0 or indices.max() >= self.n_views:
+            raise ValueError(f"views must lie in [0, {self.n_views - 1}], "
+                             f"got {indices.min()}..{indices.max()}")
+
+        def pick(array):
+            return None if array is None else array[indices]
+
+        return Geometry(self.kind, self.source[indices], self.detector[indices],
+                        self.u[indices], pick(self.v), det_shape=self.det_shape,
+                        curved=self.curved, angles_rad=pick(self.angles_rad),
+                        sod_mm=self.sod_mm, sdd_mm=self.sdd_mm)
+
     # -- rays ---------------------------------------------------------------------
 
     def pixel_centers(self, view: int | None = None) -> np.ndarray:

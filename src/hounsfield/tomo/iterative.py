@@ -290,22 +290,7 @@ def select_views(geometry: Geometry, views) -> Geometry:
     """
     if not isinstance(geometry, Geometry):
         raise TypeError(f"geometry must be a Geometry, got {type(geometry).__name__}")
-    all_views = np.arange(geometry.n_views)
-    indices = all_views[views] if isinstance(views, slice) else np.asarray(views)
-    if indices.ndim != 1 or indices.size == 0 or not np.issubdtype(indices.dtype, np.integer):
-        raise ValueError(f"views must be a non-empty 1D sequence of integers, got {views!r}")
-    if indices.min() < 0 or indices.max() >= geometry.n_views:
-        raise ValueError(f"views must lie in [0, {geometry.n_views - 1}], "
-                         f"got {indices.min()}..{indices.max()}")
-    return Geometry(geometry.kind, geometry.source[indices], geometry.detector[indices],
-                    geometry.u[indices], _pick(geometry.v, indices),
-                    det_shape=geometry.det_shape, curved=geometry.curved,
-                    angles_rad=_pick(geometry.angles_rad, indices),
-                    sod_mm=geometry.sod_mm, sdd_mm=geometry.sdd_mm)
-
-
-def _pick(array, indices):
-    return None if array is None else array[indices]
+    return geometry.select_views(views)
 
 
 def os_sart(operator, projections, n_subsets: int = 10, n_iter: int = 20, *,

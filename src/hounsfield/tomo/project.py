@@ -226,14 +226,7 @@ class Projector:
 
     def subset(self, views) -> Projector:
         """The projector of some views only (indices into the geometry's views), same image."""
-        indices = np.asarray(views)
-        n_views = self.geometry.n_views
-        if (indices.ndim != 1 or indices.size == 0 or not np.issubdtype(indices.dtype, np.integer)
-                or indices.min() < 0 or indices.max() >= n_views):
-            raise ValueError(f"views must be a non-empty 1D sequence of integers in "
-                             f"[0, {n_views - 1}], got {views!r}")
-        return Projector(_geometry_subset(self.geometry, indices), self._placement,
-                         self._spacing_mm)
+        return Projector(self.geometry.select_views(views), self._placement, self._spacing_mm)
 
     # -- helpers ---------------------------------------------------------------------
 
@@ -398,16 +391,6 @@ def _array(x, name: str, shape: tuple | None = None) -> np.ndarray:
 def _same_grid(a: ImageGrid, b: ImageGrid, tol: float = 1e-6) -> bool:
     return (tuple(a.shape) == tuple(b.shape)
             and np.allclose(a.index_to_world_matrix, b.index_to_world_matrix, atol=tol))
-
-
-def _geometry_subset(geometry: Geometry, views: np.ndarray) -> Geometry:
-    def pick(array):
-        return None if array is None else array[views]
-
-    return Geometry(geometry.kind, geometry.source[views], geometry.detector[views],
-                    geometry.u[views], pick(geometry.v), det_shape=geometry.det_shape,
-                    curved=geometry.curved, angles_rad=pick(geometry.angles_rad),
-                    sod_mm=geometry.sod_mm, sdd_mm=geometry.sdd_mm)
 
 
 def _power_iteration(forward, adjoint, shape, n_iter, seed) -> float:
