@@ -11,13 +11,15 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Label", "LabelTable", "totalsegmentator_table", "OWN_LABEL_IDS"]
+__all__ = ["Label", "LabelTable", "totalsegmentator_table", "OWN_LABEL_IDS", "label_id"]
 
 #: Ids of structures that TotalSegmentator's 'total' task does not name (its
 #: ids 1–117 are used as they are; these start at 200 so the two never clash).
 OWN_LABEL_IDS = {"body": 200, "subcutaneous_fat": 201, "skeletal_muscle": 202, "torso_fat": 203,
                  "lung_left": 204, "lung_right": 205, "bronchus_left": 206,
-                 "bronchus_right": 207, "intervertebral_discs": 208, "table": 209}
+                 "bronchus_right": 207, "intervertebral_discs": 208, "table": 209,
+                 "intermuscular_fat": 210, "lung_vessels": 211, "skeleton": 212, "spine": 213,
+                 "ribs": 214, "other_bones": 215, "lesion": 216, "airways": 217}
 
 RGB = tuple[int, int, int]
 
@@ -177,3 +179,19 @@ def totalsegmentator_table() -> LabelTable:
     text = csv_file.read_text(encoding="utf-8")
     rows = csv.DictReader(text.splitlines())
     return LabelTable.from_names({int(row["id"]): row["name"] for row in rows})
+
+
+def label_id(name: str) -> int:
+    """The project-wide id of a structure name: TotalSegmentator's where it names it, else ours.
+
+    Examples
+    --------
+    >>> label_id("trachea"), label_id("lung_left")
+    (16, 204)
+    """
+    if name in OWN_LABEL_IDS:
+        return OWN_LABEL_IDS[name]
+    table = totalsegmentator_table()
+    if name not in table.names:
+        raise KeyError(f"no label id for structure name {name!r}")
+    return table.id_of(name)
