@@ -41,3 +41,39 @@ def metric_boxplot(rows: list[dict], path, metrics=None, max_labels: int = 40) -
         figure.savefig(tmp, dpi=100, format="png")
     plt.close(figure)
     return path
+
+
+def hu_histograms(ct, labels, path, *, names=None, range_hu=(-1024.0, 1500.0),
+                  bin_hu: float = 10.0, max_labels: int = 12) -> Path:
+    """A PNG of the HU distribution of each label (fraction of its voxels per bin), in its colour.
+
+    ``labels`` is a label map on ``ct``'s grid; ``names`` picks labels (default:
+    the ``max_labels`` largest present). Bins are ``bin_hu`` wide over ``range_hu``.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    array, hu = np.asarray(labels.array), np.asarray(ct.array)
+    counts = np.bincount(array.ravel())
+    present = [lab for lab in labels.labels if lab.id < len(counts) and counts[lab.id] > 0]
+    if names is not None:
+        present = [lab for lab in present if lab.name in names]
+    present = sorted(present, key=lambda lab: -counts[lab.id])[:max_labels]
+    edges = np.arange(range_hu[0], range_hu[1] + bin_hu, bin_hu)
+    figure, axis = plt.subplots(figsize=(10, 4))
+    for label in present:
+        histogram, _ = np.histogram(hu[array == label.id], bins=edges)
+        axis.plot(0.5 * (edges[1:] + edges[:-1]), histogram / max(histogram.sum(), 1),
+                  color=np.array(label.color) / 255, label=label.name, linewidth=1.4)
+    axis.set_xlabel("CT number (HU)")
+    axis.set_ylabel(f"fraction of voxels per {bin_hu:g} HU")
+    axis.legend(fontsize=7, ncol=2)
+    figure.tight_layout()
+    path = Path(path)
+    with atomic_output(path) as tmp:
+        figure.savefig(tmp, dpi=100, format="png")
+    plt.close(figure)
+    return path
