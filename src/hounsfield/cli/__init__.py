@@ -14,10 +14,22 @@ import warnings
 
 from .. import __version__
 from ..errors import DataUnavailableError, InputError
-from . import analyze, convert, evaluate, info, project, reconstruct, segment, tomo
+from . import (
+    analyze,
+    convert,
+    evaluate,
+    info,
+    measure,
+    project,
+    reconstruct,
+    segment,
+    simulate,
+    tomo,
+)
 
 VERBS = {"info": info, "convert": convert, "analyze": analyze, "evaluate": evaluate,
-         "segment": segment, "geometry": tomo, "project": project, "reconstruct": reconstruct}
+         "segment": segment, "geometry": tomo, "project": project, "reconstruct": reconstruct,
+         "simulate": simulate, "measure": measure}
 
 
 def build_parser() -> argparse.ArgumentParser:
