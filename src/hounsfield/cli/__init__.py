@@ -17,6 +17,7 @@ from ..errors import DataUnavailableError, InputError
 from . import (
     analyze,
     convert,
+    drr,
     evaluate,
     info,
     measure,
@@ -29,7 +30,7 @@ from . import (
 
 VERBS = {"info": info, "convert": convert, "analyze": analyze, "evaluate": evaluate,
          "segment": segment, "geometry": tomo, "project": project, "reconstruct": reconstruct,
-         "simulate": simulate, "measure": measure}
+         "drr": drr, "simulate": simulate, "measure": measure}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,7 +7,9 @@
   cone-beam (scatter, truncated field of view) scans of a CT, reconstructed
   on its own grid (:func:`simulate_scan` with :class:`ScanSettings`);
 * :mod:`.export`: input/target pairs per case in the nnU-Net/MONAI layout
-  with a manifest of settings, seeds and checksums.
+  with a manifest of settings, seeds and checksums;
+* :mod:`.drr`: digitally reconstructed radiographs from any pose, and
+  per-structure projected thickness and masks of a label map.
 
 Examples
 --------
@@ -21,6 +23,15 @@ Examples
 (True, 1)
 """
 
+from .drr import (
+    VIEWS,
+    LabelProjection,
+    drr_geometry,
+    overlay_labels,
+    project_labels,
+    project_points,
+    render_drr,
+)
 from .export import export_dataset
 from .nict import (
     ScanSettings,
@@ -43,5 +54,6 @@ from .physics import (
 __all__ = [
     "ScanSettings", "SimulatedScan", "simulate_scan", "scan_geometry", "sparse_view",
     "limited_angle", "low_dose", "cbct", "export_dataset", "Spectrum", "tube_spectrum",
-    "attenuation_per_mm", "hu_to_mu", "mu_to_hu",
+    "attenuation_per_mm", "hu_to_mu", "mu_to_hu", "VIEWS", "LabelProjection", "drr_geometry",
+    "render_drr", "project_labels", "project_points", "overlay_labels",
 ]
