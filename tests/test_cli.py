@@ -57,13 +57,15 @@ def test_convert_writes_an_exact_copy_and_leaves_input_alone(capsys, ct_file, tm
     assert listing(ct_file.parent) == before
 
 
-def test_analyze_writes_montage_and_summary(capsys, ct_file, tmp_path):
+def test_analyze_writes_the_report_folder_even_without_lungs(capsys, ct_file, tmp_path):
     out = tmp_path / "report"
     code, _, err = run_cli(capsys, "analyze", ct_file, "-o", out)
     assert code == 0, err
     assert (out / "montage.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert json.loads((out / "summary.json").read_text())["ct"]["shape_zyx"] == [6, 24, 20]
-    assert str(out) in err
+    findings = json.loads((out / "findings.json").read_text())
+    assert findings["study"]["shape_zyx"] == [6, 24, 20]
+    assert "no lungs found" in err
+    assert str(out / "report.html") in err.replace("\n", "")
 
 
 def one_error_line(err: str) -> str:

@@ -25,7 +25,9 @@ def test_segment_writes_labels_and_table_on_the_input_grid(capsys, phantom_files
     assert main(["segment", str(path), "-o", str(tmp_path / "seg"), "--split"]) == 0
     labels = hf.read(tmp_path / "seg" / "labels.nii.gz")
     table = json.loads((tmp_path / "seg" / "labels.json").read_text())
-    assert [entry["name"] for entry in table] == ["body", "lung_left", "lung_right"]
+    assert {entry["name"] for entry in table} == {
+        "body", "subcutaneous_fat", "torso_fat", "skeletal_muscle", "intermuscular_fat",
+        "skeleton", "lung_left", "lung_right", "trachea", "bronchus_left", "bronchus_right"}
     assert labels.same_grid(hf.read(path))
     for name in ("lung_left", "lung_right"):
         ours = labels.array == labels.labels.id_of(name)

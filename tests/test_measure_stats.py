@@ -226,3 +226,16 @@ def test_real_chest_ct_lung_volumes_and_hu_equal_numpy(chest_ct):
         assert hu == pytest.approx(ct.array[lung].mean(dtype=np.float64), rel=1e-12)
         assert 1000 < volume < 3500 and -900 < hu < -700  # an adult's lung, inflated
     assert cpu_s < 20.0
+
+
+def test_skip_shape_leaves_shape_out_and_the_rest_unchanged():
+    from hounsfield.data.anatomy import thorax_phantom
+
+    ct, labels = thorax_phantom((24, 32, 32), (12.0, 10.0, 10.0))
+    full = label_statistics(ct, labels, names=["liver"])["liver"]
+    quick = label_statistics(ct, labels, names=["liver"], skip_shape=["liver"])["liver"]
+    assert quick["surface_area_mm2"] is None and quick["sphericity"] is None
+    assert full["surface_area_mm2"] > 0
+    assert {k: v for k, v in quick.items() if v is not None} == {
+        k: v for k, v in full.items() if k not in ("surface_area_mm2", "max_diameter_mm",
+                                                   "sphericity")}

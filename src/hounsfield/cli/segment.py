@@ -16,17 +16,19 @@ from rich.table import Table
 from ..errors import InputError
 from ..io import read, write
 from ..io.paths import atomic_write_text
-from ..segment import STRUCTURES, checked_structures, segment
+from ..segment import DEFAULT_STRUCTURES, STRUCTURES, checked_structures, segment
 from .common import add_read_options, check_output_outside_input, console
 
-HELP = "segment body and lungs without trained weights; writes one label map"
+HELP = ("segment body, lungs, airways, bones, tissues and lung vessels without trained weights; "
+        "writes one label map")
 
 
 def add_arguments(parser) -> None:
     parser.add_argument("ct", type=Path, help="DICOM folder or file, NIfTI, NRRD or MHA")
     parser.add_argument("-o", "--output", type=Path, required=True, help="output folder")
-    parser.add_argument("--structures", default=",".join(STRUCTURES),
-                        help=f"comma-separated, from: {', '.join(STRUCTURES)} (default: all)")
+    parser.add_argument("--structures", default=",".join(DEFAULT_STRUCTURES),
+                        help=f"comma-separated, from: {', '.join(STRUCTURES)} "
+                             f"(default: {','.join(DEFAULT_STRUCTURES)})")
     parser.add_argument("--split", action="store_true", help="also write one mask per label")
     add_read_options(parser)
 

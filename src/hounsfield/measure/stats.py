@@ -176,14 +176,15 @@ def _position(volume: Volume, voxel: np.ndarray) -> tuple[dict, tuple[slice, ...
             "bbox_max_mm": world.max(axis=0).tolist()}, box
 
 
-def _geometry(labels: Volume, label_id: int, groups: _Groups) -> dict:
+def _geometry(labels: Volume, label_id: int, groups: _Groups, with_shape: bool) -> dict:
     count = int(groups.of(label_id).size)
     if count == 0:
         return {"voxel_count": 0, "volume_ml": 0.0, "centroid_mm": None, "bbox_min_mm": None,
                 "bbox_max_mm": None, "surface_area_mm2": None, "max_diameter_mm": None,
                 "sphericity": None}
     position, box = _position(labels, groups.voxels_of(label_id))
-    shape = shape_measures(labels.array[box] == label_id, labels.spacing_mm)
+    shape = (shape_measures(labels.array[box] == label_id, labels.spacing_mm) if with_shape
+             else dict.fromkeys(("surface_area_mm2", "max_diameter_mm", "sphericity")))
     return {"voxel_count": count, "volume_ml": count * labels.voxel_volume_ml, **position,
             "surface_area_mm2": shape["surface_area_mm2"],
             "max_diameter_mm": shape["max_diameter_mm"], "sphericity": shape["sphericity"]}
@@ -201,7 +202,7 @@ def _ordered(entry: dict) -> dict:
 
 
 def label_statistics(ct: Volume, labels: Volume, *, names=None,
-                     percentiles=(5, 25, 75, 95)) -> dict[str, dict]:
+                     percentiles=(5, 25, 75, 95), skip_shape=()) -> dict[str, dict]:
     """Volume, HU statistics, position and shape of every label of a label map.
 
     See the module notes for the definitions.
@@ -219,6 +220,11 @@ def label_statistics(ct: Volume, labels: Volume, *, names=None,
         mapping. Default: every label of the table and every id present.
     percentiles : sequence of float
         HU percentiles (0..100) to report, as ``hu_p05``, ``hu_p95``...
+    skip_shape : collection of str
+        Label names whose surface area, maximum diameter and sphericity are
+        not computed (None): for tissues spread through the body (fat,
+        muscle, the skeleton), whose surface is large, slow to mesh and
+        meaningless as a shape.
 
     Returns
     -------
@@ -256,7 +262,8 @@ def label_statistics(ct: Volume, labels: Volume, *, names=None,
     hu = np.asarray(ct.array).ravel()
     result = {}
     for label_id, name in selected.items():
-        entry = {"label_id": label_id, **_geometry(labels, label_id, groups),
+        with_shape = name not in skip_shape
+        entry = {"label_id": label_id, **_geometry(labels, label_id, groups, with_shape),
                  **_hu_values(hu, hu_groups.of(label_id), percentiles)}
         result[name] = _ordered(entry)
     return result

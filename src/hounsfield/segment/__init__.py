@@ -1,4 +1,4 @@
-"""Weight-free segmentation of CT volumes: body outline and lungs.
+"""Weight-free segmentation of CT volumes: body, lungs, airways, bones, tissues, vessels, clicks.
 
 Examples
 --------
@@ -11,9 +11,23 @@ Examples
 True
 """
 
+from .airways import AirwayTree, Branch, segment_airways
 from .body import segment_body
+from .bones import segment_bones, split_bones
+from .click import click
 from .lungs import segment_lungs
-from .structures import STRUCTURES, Segmenter, checked_structures, segment
+from .structures import (
+    DEFAULT_STRUCTURES,
+    STRUCTURES,
+    Segmentation,
+    Segmenter,
+    checked_structures,
+    segment,
+)
+from .tissues import segment_tissues, tissue_areas_per_slice, tissue_volumes
+from .vessels import segment_lung_vessels, vesselness
 
-__all__ = ["segment_body", "segment_lungs", "segment", "checked_structures", "STRUCTURES",
-           "Segmenter"]
+__all__ = ["segment_body", "segment_lungs", "segment_airways", "AirwayTree", "Branch",
+           "segment_bones", "split_bones", "segment_tissues", "tissue_areas_per_slice",
+           "tissue_volumes", "segment_lung_vessels", "vesselness", "click", "segment",
+           "Segmentation", "checked_structures", "STRUCTURES", "DEFAULT_STRUCTURES", "Segmenter"]
