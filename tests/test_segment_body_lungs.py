@@ -205,3 +205,27 @@ def test_merged_lungs_are_split_left_and_right(phantom):
     left, right = segment_lungs(_bridge_lungs_anteriorly(ct, labels))
     assert dice(left, _label(labels, "lung_left")) >= 0.95
     assert dice(right, _label(labels, "lung_right")) >= 0.95
+
+
+def _every_nth_slice(volume: Volume, n: int) -> Volume:
+    """Every n-th axial slice (a thicker-slice scan of the same patient)."""
+    spacing = (volume.spacing_mm[0] * n, *volume.spacing_mm[1:])
+    return Volume(np.ascontiguousarray(volume.array[::n]), spacing_mm=spacing,
+                  origin_mm=volume.origin_mm, direction=volume.direction, labels=volume.labels)
+
+
+@pytest.mark.real
+@pytest.mark.slow
+def test_chest_lungs_survive_a_tenth_of_the_dose(chest_ct):
+    """Dose 0.1 (720 views, 1.5e4 photons per pixel and view) on every 4th slice (10 mm)."""
+    from hounsfield.simulate import low_dose
+
+    ct, labels = (_every_nth_slice(v, 4) for v in chest_ct)
+    noisy = low_dose(ct, dose_fraction=0.1, seed=0).degraded
+    liver = _label(labels, "liver")
+    assert noisy.array[liver].std() > 2.5 * ct.array[liver].std()  # the noise is really there
+    left, right = segment_lungs(noisy)
+    reference_left, reference_right = _union(labels, LEFT_LOBES), _union(labels, RIGHT_LOBES)
+    # Reached: 0.9829 combined, 0.9830 left, 0.9828 right (0.9837 without the added noise).
+    assert dice(left | right, reference_left | reference_right) >= 0.95
+    assert dice(left, reference_left) >= 0.95 and dice(right, reference_right) >= 0.95
