@@ -10,6 +10,8 @@ from scipy import ndimage
 from ..errors import HounsfieldWarning
 from ..volume import Volume
 from ._morphology import (
+    _distance_inside_mm,
+    _distance_outside_mm,
     bounding_box,
     close_mm,
     component_labels,
@@ -232,18 +234,16 @@ def _split_merged_lungs(merged: np.ndarray, spacing_mm, step_mm: float = 2.0,
     """
     box = bounding_box(merged)
     crop = merged[box]
+    depth_mm = _distance_inside_mm(crop, spacing_mm, edge_is_outside=True)
     for radius in np.arange(step_mm, max_radius_mm + step_mm, step_mm):
-        labels, counts = component_labels(erode_mm(crop, radius, spacing_mm,
-                                                   edge_is_outside=True))
+        labels, counts = component_labels(depth_mm > radius)
         largest = np.argsort(counts)[::-1][:2]
         if len(largest) == 2 and counts[largest[1]] >= 0.1 * counts[largest[0]] > 0:
-            cores = np.where(labels == largest[0], 1, 0) + np.where(labels == largest[1], 2, 0)
-            nearest = ndimage.distance_transform_edt(cores == 0, sampling=spacing_mm,
-                                                     return_distances=False,
-                                                     return_indices=True)
-            grown = cores[tuple(nearest)] * crop
+            to_first = _distance_outside_mm(labels == largest[0], spacing_mm)
+            to_second = _distance_outside_mm(labels == largest[1], spacing_mm)
             first, second = np.zeros_like(merged), np.zeros_like(merged)
-            first[box], second[box] = grown == 1, grown == 2
+            first[box] = crop & (to_first <= to_second)
+            second[box] = crop & (to_first > to_second)
             return first, second
     return merged, np.zeros_like(merged)
 
