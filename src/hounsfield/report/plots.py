@@ -35,12 +35,7 @@ def metric_boxplot(rows: list[dict], path, metrics=None, max_labels: int = 40) -
         axis.boxplot(data, tick_labels=names, showfliers=True)
         axis.set_ylabel(metric)
         axis.tick_params(axis="x", rotation=90 if len(names) > 6 else 0, labelsize=7)
-    figure.tight_layout()
-    path = Path(path)
-    with atomic_output(path) as tmp:
-        figure.savefig(tmp, dpi=100, format="png")
-    plt.close(figure)
-    return path
+    return _saved(figure, path)
 
 
 def hu_histograms(ct, labels, path, *, names=None, range_hu=(-1024.0, 1500.0),
@@ -71,6 +66,13 @@ def hu_histograms(ct, labels, path, *, names=None, range_hu=(-1024.0, 1500.0),
     axis.set_xlabel("CT number (HU)")
     axis.set_ylabel(f"fraction of voxels per {bin_hu:g} HU")
     axis.legend(fontsize=7, ncol=2)
+    return _saved(figure, path)
+
+
+def _saved(figure, path) -> Path:
+    """Write a figure as PNG (atomically), close it and return the path."""
+    import matplotlib.pyplot as plt
+
     figure.tight_layout()
     path = Path(path)
     with atomic_output(path) as tmp:

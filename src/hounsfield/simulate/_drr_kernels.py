@@ -36,10 +36,10 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from ..tomo._joseph import clip_to_band
+
 #: Zero voxels before and after the volume along every padded axis.
 PAD_BEFORE, PAD_AFTER = 1, 2
-#: Slopes below this are treated as zero (the ray lies in one index plane).
-SLOPE_EPS = 1e-12
 
 
 # -- padding --------------------------------------------------------------------------
@@ -102,20 +102,6 @@ def _ray(view, row, col, n_rows, n_cols):
 
 
 @njit(cache=True)
-def _clip_to_band(lo, hi, p0, slope, top):
-    """Narrow the sample range [lo, hi] to the k where ``0 <= p0 + k·slope <= top``."""
-    if slope > SLOPE_EPS:
-        lo = max(lo, -p0 / slope)
-        hi = min(hi, (top - p0) / slope)
-    elif slope < -SLOPE_EPS:
-        lo = max(lo, (top - p0) / slope)
-        hi = min(hi, -p0 / slope)
-    elif p0 < 0.0 or p0 > top:
-        hi = lo - 1.0
-    return lo, hi
-
-
-@njit(cache=True)
 def _world_length(metric, e0, e1, e2):
     """Length in mm of the index-space vector e, ``sqrt(eᵀ G e)``."""
     squared = (metric[0, 0] * e0 * e0 + metric[1, 1] * e1 * e1 + metric[2, 2] * e2 * e2
@@ -144,8 +130,8 @@ def _setup(start, e, shape, metric):
     end_a = start[a] + e[a]
     lo = max(0.0, min(start[a], end_a))
     hi = min(shape[a] - 1.0, max(start[a], end_a))
-    lo, hi = _clip_to_band(lo, hi, pb0, slope_b, shape[b] + 1.0)
-    lo, hi = _clip_to_band(lo, hi, pc0, slope_c, shape[c] + 1.0)
+    lo, hi = clip_to_band(lo, hi, pb0, slope_b, shape[b] + 1.0)
+    lo, hi = clip_to_band(lo, hi, pc0, slope_c, shape[c] + 1.0)
     if hi < lo:
         return a, b, c, pb0, slope_b, pc0, slope_c, weight, 0, -1
     return a, b, c, pb0, slope_b, pc0, slope_c, weight, int(math.ceil(lo)), int(math.floor(hi))
