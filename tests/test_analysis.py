@@ -145,3 +145,13 @@ def test_real_chest_ct_report_matches_its_reference_labels(chest_ct, tmp_path):
     assert set(lungs) == {"lung_left", "lung_right"}
     assert all(0 <= m["laa950_percent"] < 5 for m in lungs.values())
     assert (tmp_path / "report.html").stat().st_size < 5_000_000
+
+
+def test_labels_on_another_grid_are_measured_on_their_own_grid(tmp_path):
+    ct, labels = thorax_phantom(shape=(40, 48, 48), spacing_mm=(7.5, 6.25, 6.25))
+    coarse = labels.resample((10.0, 10.0, 10.0))
+    with pytest.warns(hf.HounsfieldWarning, match="grid"):
+        result = analyze(ct, tmp_path, given_labels=coarse, structures=("body", "lungs"))
+    liver = coarse.array == coarse.labels.id_of("liver")
+    assert result.stats["liver"]["volume_ml"] == pytest.approx(liver.sum() * 1.0)  # 1 ml voxels
+    assert hf.read(tmp_path / "given.nii.gz", labels=True).same_grid(ct)

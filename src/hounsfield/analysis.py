@@ -106,8 +106,8 @@ def analyze(ct: Volume, output, *, given_labels: Volume | None = None, lesion_po
     given = _on_ct_grid(given_labels, ct)
     say("measuring")
     stats = {OWN_FILE: label_statistics(ct, own, skip_shape=_SPREAD_OUT)}
-    if given is not None:
-        stats[GIVEN_FILE] = label_statistics(ct, given)
+    if given is not None:  # volumes and shapes on the label map's own grid
+        stats[GIVEN_FILE] = label_statistics(ct, given_labels)
     lesions = _lesions(ct, segmentation, own, given, lesion_points_mm)
     builder = FindingsBuilder(_study(ct, phi))
     _add_technique(builder, ct)
