@@ -9,7 +9,9 @@
 * :mod:`.export`: input/target pairs per case in the nnU-Net/MONAI layout
   with a manifest of settings, seeds and checksums;
 * :mod:`.drr`: digitally reconstructed radiographs from any pose, and
-  per-structure projected thickness and masks of a label map.
+  per-structure projected thickness and masks of a label map;
+* :mod:`.lesions`: synthetic lesions inserted into a named organ, with their
+  true size, volume and place.
 
 Examples
 --------
@@ -33,6 +35,7 @@ from .drr import (
     render_drr,
 )
 from .export import export_dataset
+from .lesions import LESION_SHAPES, SyntheticLesion, insert_lesion
 from .nict import (
     ScanSettings,
     SimulatedScan,
@@ -55,5 +58,6 @@ __all__ = [
     "ScanSettings", "SimulatedScan", "simulate_scan", "scan_geometry", "sparse_view",
     "limited_angle", "low_dose", "cbct", "export_dataset", "Spectrum", "tube_spectrum",
     "attenuation_per_mm", "hu_to_mu", "mu_to_hu", "VIEWS", "LabelProjection", "drr_geometry",
-    "render_drr", "project_labels", "project_points", "overlay_labels",
+    "render_drr", "project_labels", "project_points", "overlay_labels", "insert_lesion",
+    "SyntheticLesion", "LESION_SHAPES",
 ]
