@@ -56,13 +56,15 @@ def _load(args):
 
 
 def _summary_table(analysis) -> Table:
-    """Volume and mean HU of each segmented structure, then the impression."""
+    """Volume and mean HU of each segmented structure (the body whole), then the impression."""
     table = Table(title="hounsfield analyze", title_justify="left")
     for column, justify in (("structure", "left"), ("volume ml", "right"), ("HU mean", "right")):
         table.add_column(column, justify=justify)
-    for name, entry in analysis.stats.items():
-        if entry["label_map"] == "labels.nii.gz" and entry["voxel_count"]:
-            table.add_row(name, f"{entry['volume_ml']:.1f}", f"{entry['hu_mean']:.0f}")
+    for finding in analysis.findings["findings"]:
+        own = all(mask["file"] == "labels.nii.gz" for mask in finding["masks"])
+        if finding["kind"] == "structure" and own:
+            m = finding["measurements"]
+            table.add_row(finding["structure"], f"{m['volume_ml']:.1f}", f"{m['hu_mean']:.0f}")
     impression = narrative(analysis.findings).get("impression", [])
     if impression:
         table.caption = "\n".join(sentence.text for sentence in impression)
