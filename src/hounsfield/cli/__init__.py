@@ -16,6 +16,7 @@ from .. import __version__
 from ..errors import DataUnavailableError, InputError
 from . import (
     analyze,
+    batch,
     convert,
     drr,
     evaluate,
@@ -31,7 +32,8 @@ from . import (
 
 VERBS = {"info": info, "convert": convert, "analyze": analyze, "evaluate": evaluate,
          "segment": segment, "geometry": tomo, "project": project, "reconstruct": reconstruct,
-         "drr": drr, "simulate": simulate, "measure": measure, "lesion": lesion}
+         "drr": drr, "simulate": simulate, "measure": measure, "lesion": lesion,
+         "batch": batch}
 
 
 def build_parser() -> argparse.ArgumentParser:
