@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import hounsfield as hf
-from hounsfield.cli import main
+from _helpers import one_error_line, run_cli
 
 
 @pytest.fixture
@@ -27,11 +27,6 @@ def ct_file(tmp_path):
 def listing(folder):
     return sorted(p.relative_to(folder) for p in folder.rglob("*"))
 
-
-def run_cli(capsys, *argv):
-    code = main([str(a) for a in argv])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def test_info_prints_geometry_as_json(capsys, ct_file):
@@ -67,11 +62,6 @@ def test_analyze_writes_the_report_folder_even_without_lungs(capsys, ct_file, tm
     assert "no lungs found" in err
     assert str(out / "report.html") in err.replace("\n", "")
 
-
-def one_error_line(err: str) -> str:
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    return lines[0]
 
 
 def test_missing_path_exits_2_with_one_line(capsys, tmp_path):

@@ -7,7 +7,7 @@ import pytest
 from matplotlib.image import imread
 
 import hounsfield as hf
-from hounsfield.cli import main
+from _helpers import one_error_line, run_cli
 from hounsfield.data.phantoms import thorax_phantom
 from hounsfield.simulate.drr import drr_geometry, project_labels, render_drr
 from hounsfield.tomo.geometry import Geometry
@@ -15,16 +15,6 @@ from hounsfield.tomo.geometry import Geometry
 DETECTOR = ["--detector", "40", "48", "--pixel-mm", "8"]
 
 
-def run_cli(capsys, *argv):
-    code = main([str(a) for a in argv])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def one_error_line(err: str) -> str:
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    return lines[0]
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ import re
 import pytest
 
 import hounsfield as hf
+from _helpers import one_error_line
 from hounsfield.cli import main
 from hounsfield.data.anatomy import thorax_phantom
 from hounsfield.measure import label_statistics
@@ -22,11 +23,6 @@ def phantom_files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("input")
     return hf.write(ct, folder / "ct.nii.gz"), hf.write(labels, folder / "labels.nii.gz")
 
-
-def one_error_line(err: str) -> str:
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    return lines[0]
 
 
 def test_measure_writes_statistics_with_units_in_every_key(capsys, phantom_files, tmp_path):

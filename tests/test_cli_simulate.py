@@ -9,20 +9,9 @@ import numpy as np
 import pytest
 
 import hounsfield as hf
+from _helpers import one_error_line, run_cli
 from hounsfield.cli import main
 from hounsfield.simulate.nict import ScanSettings
-
-
-def run_cli(capsys, *argv):
-    code = main([str(a) for a in argv])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def one_error_line(err: str) -> str:
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    return lines[0]
 
 
 def tiny_ct(offset_hu: float) -> hf.Volume:

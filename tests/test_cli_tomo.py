@@ -8,22 +8,11 @@ import numpy as np
 import pytest
 
 import hounsfield as hf
+from _helpers import one_error_line, run_cli
 from hounsfield.cli import main
 from hounsfield.data.shepp_logan import MU_WATER_PER_MM
 from hounsfield.tomo.geometry import Geometry
 from hounsfield.tomo.project import Projector
-
-
-def run_cli(capsys, *argv):
-    code = main([str(a) for a in argv])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def one_error_line(err: str) -> str:
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    return lines[0]
 
 
 @pytest.fixture(scope="module")

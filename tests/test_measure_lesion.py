@@ -9,6 +9,7 @@ import math
 import numpy as np
 import pytest
 
+from _helpers import grid_around, rotation
 from hounsfield.data.analytic import Ellipsoid
 from hounsfield.data.anatomy import example_lesions, lesion_truth, thorax_phantom
 from hounsfield.errors import HounsfieldWarning
@@ -20,26 +21,6 @@ from hounsfield.measure import (
     recist_axes,
 )
 from hounsfield.volume import Volume
-
-
-def rotation(angles_rad) -> np.ndarray:
-    """Rz(a) · Ry(b) · Rx(c): a proper rotation for oblique grids."""
-    a, b, c = angles_rad
-    rz = np.array([[math.cos(a), -math.sin(a), 0], [math.sin(a), math.cos(a), 0], [0, 0, 1]])
-    ry = np.array([[math.cos(b), 0, math.sin(b)], [0, 1, 0], [-math.sin(b), 0, math.cos(b)]])
-    rx = np.array([[1, 0, 0], [0, math.cos(c), -math.sin(c)], [0, math.sin(c), math.cos(c)]])
-    return rz @ ry @ rx
-
-
-def grid_around(center_mm, size_mm, spacing_mm, direction=None) -> Volume:
-    """An empty Volume (size_mm: 1 or 3 extents, array order) centred on ``center_mm``."""
-    direction = np.eye(3)[:, ::-1] if direction is None else np.asarray(direction)
-    sizes = np.broadcast_to(np.asarray(size_mm, dtype=float), (3,))
-    shape = tuple(int(math.ceil(n / s)) for n, s in zip(sizes, spacing_mm, strict=True))
-    half = (np.asarray(shape) - 1) / 2.0 * np.asarray(spacing_mm)
-    origin = np.asarray(center_mm) - direction @ half
-    return Volume(np.zeros(shape, np.uint8), spacing_mm=spacing_mm, origin_mm=origin,
-                  direction=direction)
 
 
 def rasterize(solid: Ellipsoid, grid: Volume) -> np.ndarray:

@@ -8,31 +8,13 @@ import time
 import numpy as np
 import pytest
 
+from _helpers import grid_around, rotation
 from hounsfield.data.analytic import Ellipsoid
 from hounsfield.errors import HounsfieldWarning
 from hounsfield.labels import LabelTable
 from hounsfield.measure import label_statistics, per_slice_statistics
 from hounsfield.measure.shape import max_diameter
 from hounsfield.volume import Volume
-
-
-def rotation(angles_rad) -> np.ndarray:
-    """Rz(a) · Ry(b) · Rx(c): a proper rotation for oblique grids."""
-    a, b, c = angles_rad
-    rz = np.array([[math.cos(a), -math.sin(a), 0], [math.sin(a), math.cos(a), 0], [0, 0, 1]])
-    ry = np.array([[math.cos(b), 0, math.sin(b)], [0, 1, 0], [-math.sin(b), 0, math.cos(b)]])
-    rx = np.array([[1, 0, 0], [0, math.cos(c), -math.sin(c)], [0, math.sin(c), math.cos(c)]])
-    return rz @ ry @ rx
-
-
-def grid_around(center_mm, size_mm, spacing_mm, direction=None) -> Volume:
-    """An empty Volume of the given spacing and direction whose centre is ``center_mm``."""
-    direction = np.eye(3)[:, ::-1] if direction is None else np.asarray(direction)
-    shape = tuple(int(math.ceil(size_mm / s)) for s in spacing_mm)
-    half = (np.asarray(shape) - 1) / 2.0 * np.asarray(spacing_mm)
-    origin = np.asarray(center_mm) - direction @ half
-    return Volume(np.zeros(shape, np.uint8), spacing_mm=spacing_mm, origin_mm=origin,
-                  direction=direction)
 
 
 def rasterize(solid: Ellipsoid, grid: Volume) -> np.ndarray:
