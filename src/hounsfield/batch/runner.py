@@ -79,7 +79,8 @@ def _pool(options: BatchOptions):
         limit = None if options.memory_limit_mb is None else f"{options.memory_limit_mb}MB"
         return DaskPool(options.scheduler, workers, options.retry, limit)
     timeout_s = None if options.timeout_min is None else options.timeout_min * 60
-    return LocalPool(workers, options.retry, timeout_s, options.memory_limit_mb)
+    return LocalPool(workers, options.retry, timeout_s, options.memory_limit_mb,
+                     warm_argv=(options.verb, *options.verb_options))
 
 
 def _progress(options: BatchOptions) -> Progress:
