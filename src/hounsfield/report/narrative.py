@@ -78,7 +78,8 @@ def _technique(finding: dict) -> list[Sentence]:
 
 def _structure(finding: dict) -> list[Sentence]:
     m = finding["measurements"]
-    text = f"{display_name(finding['structure'])}: volume {_number(m['volume_ml'])} ml"
+    digits = 1 if m["volume_ml"] < 10 else 0  # small structures keep a decimal
+    text = f"{display_name(finding['structure'])}: volume {_number(m['volume_ml'], digits)} ml"
     if m.get("hu_mean") is not None:
         text += f", mean attenuation {_number(m['hu_mean'])} HU"
     if "cut_by_scan_edge" in finding["flags"]:
