@@ -34,7 +34,8 @@ def add_arguments(parser) -> None:
                         help="a label map to measure too, any grid (e.g. TotalSegmentator's: "
                              "its vertebrae give vertebral heights)")
     parser.add_argument("--click", action="append", default=[], metavar="X,Y,Z",
-                        help="a point inside a lesion, LPS world mm, to segment and measure")
+                        help="a point inside a lesion, LPS world mm, to segment and measure "
+                             "(repeat for more; write --click=-12,40,-300 when x is negative)")
     parser.add_argument("--structures", default=",".join(DEFAULT_STRUCTURES),
                         help=f"comma-separated, from: {', '.join(STRUCTURES)}")
     parser.add_argument("--phi", action="store_true",
