@@ -203,3 +203,14 @@ def test_batch_analyze_writes_one_combined_row_per_structure_per_case(inputs, tm
 def test_warm_up_runs_the_verb_on_a_tiny_phantom_and_reports_refusals():
     assert warm_up("segment", ("--structures", "body"))
     assert not warm_up("segment", ("--structures", "no_such_structure"))
+
+
+def test_parallel_kernels_run_in_cases_forked_from_the_warm_server(tmp_path):
+    """The DRR kernels are numba-parallel: the warm fork server must still fork usable cases."""
+    for seed in (1, 2):
+        write(_phantom(seed), tmp_path / "in" / f"case{seed}.nii.gz")
+    options = BatchOptions("drr", tmp_path / "out", verb_options=(
+        "--detector", "40", "48", "--pixel-mm", "8"), workers=1, file_name="drr.npy",
+        progress=False)
+    counts = run_batch(read_cases(tmp_path / "in"), options)
+    assert counts["done"] == 2 and counts["failed"] == 0

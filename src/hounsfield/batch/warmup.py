@@ -70,10 +70,16 @@ def warm_up_from_environment() -> bool:
     """Warm up for the verb named in ``HOUNSFIELD_BATCH_WARMUP``; False when none is named.
 
     The variable is removed, so processes started by the cases do not warm up again.
+    This runs in the fork server, whose children are forked after it: parallel
+    kernels there use numba's fork-safe ``workqueue`` threads, since a process
+    that has started GNU OpenMP threads cannot fork children that use them.
     """
     named = os.environ.pop(ENVIRONMENT_VARIABLE, None)
     if not named:
         return False
+    import numba
+
+    numba.config.THREADING_LAYER = "workqueue"
     try:
         verb, *options = json.loads(named)
     except (ValueError, TypeError):
