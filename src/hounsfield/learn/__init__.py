@@ -1,8 +1,10 @@
-"""Deep-learning bridges for hounsfield (PyTorch, the optional ``learn`` extra).
+"""Deep learning for hounsfield (PyTorch, the optional ``learn`` extra).
 
-Importing :mod:`hounsfield.learn` needs nothing beyond hounsfield itself; the
-names below load :mod:`hounsfield.learn.torch_ops` on first use, which
-raises an ImportError with the install hint when PyTorch is missing::
+Projectors as autograd layers (:mod:`.torch_ops`), paired slices of
+degraded and clean CT simulated on the fly (:mod:`.datasets`) and a residual
+U-Net (:mod:`.models`). Importing :mod:`hounsfield.learn` needs nothing
+beyond hounsfield itself; the names below load their module on first use,
+which raises an ImportError with the install hint when PyTorch is missing::
 
     pip install "hounsfield[learn]"
 """
@@ -14,10 +16,16 @@ import importlib
 _TORCH_OPS = ("apply_operator", "ForwardProjection", "BackProjection", "FilteredBackProjection",
               "OperatorLayer")
 
-__all__ = list(_TORCH_OPS)
+_MODULE_OF = {**dict.fromkeys(_TORCH_OPS, ".torch_ops"),
+              **dict.fromkeys(("PairedSlices", "SlicePair", "train_validation_split",
+                               "normalise_hu", "denormalise_hu", "TASKS", "HU_WINDOW"),
+                              ".datasets"),
+              **dict.fromkeys(("ResidualUNet", "parameter_count"), ".models")}
+
+__all__ = list(_MODULE_OF)
 
 
 def __getattr__(name: str):
-    if name in _TORCH_OPS:
-        return getattr(importlib.import_module(".torch_ops", __name__), name)
+    if name in _MODULE_OF:
+        return getattr(importlib.import_module(_MODULE_OF[name], __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
