@@ -187,4 +187,6 @@ def test_dataloader_workers_give_the_same_items(phantom):
                                          multiprocessing_context="forkserver")
     degraded = torch.cat([batch[0] for batch in loader])
     expected = torch.stack([pairs[i][0] for i in range(4)])
-    assert torch.equal(degraded, expected)
+    # Equal up to the summation order of parallel kernels, which depends on the thread pool
+    # of the process (a fork server started by another test may use another one).
+    torch.testing.assert_close(degraded, expected, rtol=1e-5, atol=1e-6)
