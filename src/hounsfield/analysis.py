@@ -28,6 +28,7 @@ from .io.paths import atomic_write_text
 from .labels import LabelTable
 from .measure import label_statistics, measure_lesion
 from .measure.density import EMPHYSEMA_LAA950_PERCENT, labels_cut_by_scan_edge, lung_density
+from .measure.lesion import labels_on_ct_grid
 from .measure.spine import vertebral_heights
 from .metrics.aggregate import json_safe
 from .report.figures import montage
@@ -103,7 +104,7 @@ def analyze(ct: Volume, output, *, given_labels: Volume | None = None, lesion_po
     say("segmenting")
     segmentation = Segmentation(ct)
     own = segmentation.label_map(structures)
-    given = _on_ct_grid(given_labels, ct)
+    given = labels_on_ct_grid(given_labels, ct)
     say("measuring")
     stats = {OWN_FILE: label_statistics(ct, own, skip_shape=_SPREAD_OUT)}
     if given is not None:  # volumes and shapes on the label map's own grid
@@ -127,18 +128,6 @@ def analyze(ct: Volume, output, *, given_labels: Volume | None = None, lesion_po
 
 
 # -- inputs ------------------------------------------------------------------------------------
-
-
-def _on_ct_grid(labels: Volume | None, ct: Volume) -> Volume | None:
-    if labels is None or labels.same_grid(ct):
-        return labels
-    import warnings
-
-    from .errors import HounsfieldWarning
-
-    warnings.warn("the given label map is on another grid than the CT: resampled (nearest "
-                  "neighbour) onto the CT grid", HounsfieldWarning, stacklevel=3)
-    return labels.resample_like(ct, interpolation="nearest")
 
 
 def _study(ct: Volume, phi: bool) -> dict:

@@ -18,8 +18,7 @@ from ..errors import InputError
 from ..io import read
 from ..report.narrative import narrative
 from ..segment import DEFAULT_STRUCTURES, STRUCTURES, checked_structures
-from .common import add_read_options, check_output_outside_input, console
-from .lesion import _point
+from .common import add_read_options, check_output_outside_input, console, parse_point_mm
 
 HELP = "analyse a CT: segment, measure, and write findings and a report (HTML, Markdown)"
 
@@ -81,7 +80,7 @@ def run(args) -> int:
                                         if s.strip())
     except ValueError as error:
         raise InputError(str(error)) from None
-    points = [_point(text) for text in args.click]
+    points = [parse_point_mm(text) for text in args.click]
     ct, labels = _load(args)
     title = "CT report" + (f": {ct.meta['series_description']}"
                            if ct.meta.get("series_description") else "")

@@ -25,3 +25,13 @@ def check_output_outside_input(output: Path, input_path: Path) -> None:
     if input_dir is not None and output.resolve().is_relative_to(input_dir):
         raise InputError("output would be written inside the input folder; choose another place",
                          output)
+
+
+def parse_point_mm(text: str) -> tuple[float, float, float]:
+    """A point 'x,y,z' (LPS world mm) given on the command line."""
+    try:
+        x, y, z = (float(v) for v in text.split(","))
+    except ValueError:
+        raise InputError(f"a click must be three numbers x,y,z in mm (LPS), got {text!r}") \
+            from None
+    return x, y, z

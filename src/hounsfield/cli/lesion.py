@@ -23,18 +23,9 @@ from ..measure import measure_lesion
 from ..metrics.aggregate import json_safe
 from ..segment import Segmentation
 from ..segment.click import click
-from .common import add_read_options, check_output_outside_input, console
+from .common import add_read_options, check_output_outside_input, console, parse_point_mm
 
 HELP = "segment lesions from clicks (LPS mm) and measure them: RECIST axes, volume, HU, distances"
-
-
-def _point(text: str) -> tuple[float, float, float]:
-    try:
-        x, y, z = (float(v) for v in text.split(","))
-    except ValueError:
-        raise InputError(f"a click must be three numbers x,y,z in mm (LPS), got {text!r}") \
-            from None
-    return x, y, z
 
 
 def add_arguments(parser) -> None:
@@ -66,8 +57,8 @@ def _table(measurements: list[dict]) -> Table:
 
 def run(args) -> int:
     check_output_outside_input(args.output, args.ct)
-    points = [_point(text) for text in args.click]
-    excluded = [_point(text) for text in args.exclude]
+    points = [parse_point_mm(text) for text in args.click]
+    excluded = [parse_point_mm(text) for text in args.exclude]
     ct = read(args.ct, series=args.series, allow_modality=args.allow_modality, need_3d=True,
               progress=True)
     labels = read(args.labels, labels=True) if args.labels else None

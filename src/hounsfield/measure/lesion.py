@@ -126,7 +126,8 @@ def _mask_on_ct_grid(value, ct: Volume, name: str) -> np.ndarray | None:
     return array != 0
 
 
-def _labels_on_ct_grid(labels, ct: Volume) -> Volume | None:
+def labels_on_ct_grid(labels, ct: Volume) -> Volume | None:
+    """A label map on the CT's grid: as it is, or resampled (nearest) with a warning."""
     if labels is None:
         return None
     if not isinstance(labels, Volume) or labels.labels is None:
@@ -404,7 +405,7 @@ def measure_lesion(ct: Volume, lesion, *, labels: Volume | None = None, lungs=No
     mask = _mask_on_ct_grid(lesion, ct, "lesion")
     if not mask.any():
         raise ValueError("lesion mask is empty: there is no lesion to measure")
-    labels = _labels_on_ct_grid(labels, ct)
+    labels = labels_on_ct_grid(labels, ct)
     lungs = _mask_on_ct_grid(lungs, ct, "lungs")
     airways = _mask_on_ct_grid(airways, ct, "airways")
     vessels = _mask_on_ct_grid(vessels, ct, "vessels")
