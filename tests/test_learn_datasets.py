@@ -190,3 +190,13 @@ def test_dataloader_workers_give_the_same_items(phantom):
     # Equal up to the summation order of parallel kernels, which depends on the thread pool
     # of the process (a fork server started by another test may use another one).
     torch.testing.assert_close(degraded, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_start_angles_are_drawn_per_item(phantom):
+    pairs = PairedSlices(phantom, "sparse-view", views=30, start_deg=(0, 360), length=50)
+    angles = [pairs.pair(i).settings.start_deg for i in range(50)]
+    assert 0 <= min(angles) < 40 and 320 < max(angles) <= 360
+    fixed = PairedSlices(phantom, "sparse-view", views=30)
+    assert fixed.pair(3).settings.start_deg == 0.0
+    with pytest.raises(ValueError, match="start_deg"):
+        PairedSlices(phantom, start_deg=(10, 5))

@@ -307,3 +307,16 @@ def test_zero_filled_arc_weights_give_every_measured_line_weight_one():
     assert len(pair_sums) > 1000 and np.mean(np.isclose(pair_sums, 1.0)) > 0.99
     alone = conjugate_view >= n_measured
     assert alone.any() and np.all(weights[alone] == 1.0)
+
+
+def test_a_later_start_angle_measures_the_same_turn_from_another_view():
+    yy, xx = np.mgrid[-15.5:16, -15.5:16]
+    hu = np.where((yy - 4) ** 2 + xx**2 < 8**2, 300.0, -1000.0).astype(np.float32)
+    ct = Volume(hu[None], spacing_mm=(5.0, 2.0, 2.0))
+    first = simulate_scan(ct, ScanSettings(n_views=36), keep_sinogram=True)
+    later = simulate_scan(ct, ScanSettings(n_views=36, start_deg=30.0), keep_sinogram=True)
+    np.testing.assert_allclose(later.sinogram[0], np.roll(first.sinogram[0], -3, axis=0),
+                               atol=1e-4)
+    assert later.geometry.angles_rad[0] == pytest.approx(np.radians(30.0))
+    with pytest.raises(ValueError, match="start_deg"):
+        ScanSettings(start_deg=float("nan"))

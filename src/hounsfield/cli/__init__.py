@@ -19,8 +19,10 @@ from . import (
     batch,
     convert,
     drr,
+    enhance,
     evaluate,
     info,
+    learn,
     lesion,
     measure,
     project,
@@ -33,7 +35,7 @@ from . import (
 VERBS = {"info": info, "convert": convert, "analyze": analyze, "evaluate": evaluate,
          "segment": segment, "geometry": tomo, "project": project, "reconstruct": reconstruct,
          "drr": drr, "simulate": simulate, "measure": measure, "lesion": lesion,
-         "batch": batch}
+         "batch": batch, "enhance": enhance, "learn": learn}
 
 
 def build_parser() -> argparse.ArgumentParser:

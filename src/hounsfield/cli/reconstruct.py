@@ -81,7 +81,7 @@ def _check_options(args) -> None:
         raise InputError("--spacing-mm goes with --shape; --like takes the CT's spacing")
 
 
-def _grid(args):
+def reconstruction_grid(args):
     """(grid to reconstruct on, the --like volume or None)."""
     if args.like is not None:
         like = read(args.like, labels=False, series=args.series,
@@ -97,7 +97,7 @@ def _grid(args):
         return ImageGrid.of(tuple(args.shape), args.spacing_mm), None
 
 
-def _matched_projections(projections, geometry, grid, path) -> np.ndarray:
+def matched_projections(projections, geometry, grid, path) -> np.ndarray:
     """The projections, checked against what the geometry gives on this grid."""
     with invalid_as_input_error(path):
         expected = Projector(geometry, grid).range_shape
@@ -155,8 +155,8 @@ def run(args) -> int:
     check_output_outside_input(args.output, args.input)
     geometry = load_geometry(args.geometry)
     projections = load_array(args.input, "the projections")
-    grid, like = _grid(args)
-    projections = _matched_projections(projections, geometry, grid, args.input)
+    grid, like = reconstruction_grid(args)
+    projections = matched_projections(projections, geometry, grid, args.input)
     reconstruct = _analytic if args.method in ("fbp", "fdk") else _iterative
     mu = np.asarray(reconstruct(args, projections, geometry, grid), dtype=np.float32)
     image = 1000.0 * (mu / mu_water(args) - 1.0) if args.units == "hu" else mu

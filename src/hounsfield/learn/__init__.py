@@ -1,8 +1,11 @@
 """Deep learning for hounsfield (PyTorch, the optional ``learn`` extra).
 
 Projectors as autograd layers (:mod:`.torch_ops`), paired slices of
-degraded and clean CT simulated on the fly (:mod:`.datasets`) and a residual
-U-Net (:mod:`.models`). Importing :mod:`hounsfield.learn` needs nothing
+degraded and clean CT simulated on the fly (:mod:`.datasets`), a residual
+U-Net (:mod:`.models`) and a dual-domain network (:mod:`.dual_domain`), a
+trainer (:mod:`.training`) with safetensors checkpoints (:mod:`.checkpoints`),
+inference on whole volumes (:mod:`.inference`) and the evaluation against
+FBP and TV (:mod:`.evaluation`). Importing :mod:`hounsfield.learn` needs nothing
 beyond hounsfield itself; the names below load their module on first use,
 which raises an ImportError with the install hint when PyTorch is missing::
 
@@ -20,7 +23,13 @@ _MODULE_OF = {**dict.fromkeys(_TORCH_OPS, ".torch_ops"),
               **dict.fromkeys(("PairedSlices", "SlicePair", "train_validation_split",
                                "normalise_hu", "denormalise_hu", "TASKS", "HU_WINDOW"),
                               ".datasets"),
-              **dict.fromkeys(("ResidualUNet", "parameter_count"), ".models")}
+              **dict.fromkeys(("ResidualUNet", "parameter_count", "build_model"), ".models"),
+              **dict.fromkeys(("DualDomainNet", "PairedSinograms"), ".dual_domain"),
+              **dict.fromkeys(("TrainingConfig", "train"), ".training"),
+              **dict.fromkeys(("load_model", "save_checkpoint", "shipped_models"),
+                              ".checkpoints"),
+              **dict.fromkeys(("enhance", "enhance_slices", "enhance_sinogram"), ".inference"),
+              **dict.fromkeys(("evaluate_enhancement", "tune_tv_weight"), ".evaluation")}
 
 __all__ = list(_MODULE_OF)
 

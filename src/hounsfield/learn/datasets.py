@@ -191,6 +191,10 @@ class PairedSlices(torch.utils.data.Dataset):
     dose : float or (float, float)
         Low-dose: the dose fraction (see :class:`ScanSettings`), or a range
         drawn uniformly.
+    start_deg : float or (float, float)
+        Angle of the scan's first view in degrees, or a range drawn
+        uniformly: a range shows the network one slice with its streaks in
+        many orientations.
     slab : int
         Odd number of neighbouring slices returned as input channels (1: 2D).
     seed : int
@@ -216,7 +220,8 @@ class PairedSlices(torch.utils.data.Dataset):
     """
 
     def __init__(self, volumes, task: str = "sparse-view", *, views=(30, 90), arc_deg=(90, 150),
-                 dose=(0.05, 0.25), slab: int = 1, seed: int = 0, length: int | None = None,
+                 dose=(0.05, 0.25), start_deg=0.0, slab: int = 1, seed: int = 0,
+                 length: int | None = None,
                  hu_window=HU_WINDOW, settings: ScanSettings | None = None):
         self.volumes = _checked_volumes(volumes)
         if task not in TASKS:
@@ -225,6 +230,7 @@ class PairedSlices(torch.utils.data.Dataset):
         self.views = _checked_range(views, "views", True, 2, math.inf)
         self.arc_deg = _checked_range(arc_deg, "arc_deg", False, 0, 360)
         self.dose = _checked_range(dose, "dose", False, 0, math.inf)
+        self.start_deg = _checked_range(start_deg, "start_deg", False, -360, 360)
         if self.arc_deg[0] == 0 or self.dose[0] == 0:
             raise ValueError(f"arc_deg and dose must be positive, got arc_deg={arc_deg!r}, "
                              f"dose={dose!r}")
@@ -255,12 +261,15 @@ class PairedSlices(torch.utils.data.Dataset):
         arc_deg = float(rng.uniform(*self.arc_deg))
         dose = float(rng.uniform(*self.dose))
         scan_seed = int(rng.integers(2**31))
+        start_deg = float(rng.uniform(*self.start_deg)) if self.start_deg[1] > self.start_deg[0] \
+            else self.start_deg[0]
         half = self.slab // 2
         n_slices = int(self._slice_counts[volume_index])
         neighbours = np.clip(np.arange(slice_index - half, slice_index + half + 1), 0,
                              n_slices - 1)
+        settings = self._scan_settings(views, arc_deg, dose, scan_seed)
         return SlicePair(volume_index, slice_index, tuple(int(z) for z in neighbours),
-                         self._scan_settings(views, arc_deg, dose, scan_seed))
+                         settings.replace(start_deg=start_deg))
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         pair = self.pair(index)

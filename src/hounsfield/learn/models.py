@@ -22,6 +22,8 @@ Importing this module needs PyTorch: ``pip install "hounsfield[learn]"``.
 
 from __future__ import annotations
 
+import importlib
+
 try:
     import torch
     from torch import nn
@@ -30,7 +32,11 @@ except ImportError as error:  # pragma: no cover - depends on the installation
     raise ImportError('hounsfield.learn.models needs PyTorch; install it with '
                       'pip install "hounsfield[learn]"') from error
 
-__all__ = ["ResidualUNet", "parameter_count"]
+__all__ = ["ResidualUNet", "parameter_count", "build_model", "MODEL_NAMES"]
+
+#: Model names that :func:`build_model` knows: (module, class) of each.
+MODEL_NAMES = {"residual-unet": (".models", "ResidualUNet"),
+               "dual-domain": (".dual_domain", "DualDomainNet")}
 
 
 def _checked_count(value, name: str, minimum: int) -> int:
@@ -74,7 +80,12 @@ class ResidualUNet(nn.Module):
     (2, 1, 17, 20)
     >>> bool(torch.equal(y, x[:, 1:2]))  # untrained: the identity on the centre channel
     True
+    >>> model.spec()
+    {'name': 'residual-unet', 'in_channels': 3, 'base_channels': 4, 'depth': 2, 'batch_norm': True}
     """
+
+    #: The network's input: reconstructed slices (the dual-domain network takes sinograms).
+    input_kind = "image"
 
     def __init__(self, in_channels: int = 1, base_channels: int = 32, depth: int = 4, *,
                  batch_norm: bool = True):
@@ -87,6 +98,7 @@ class ResidualUNet(nn.Module):
         self.depth = _checked_count(depth, "depth", 1)
         if not isinstance(batch_norm, bool):
             raise ValueError(f"batch_norm must be True or False, got {batch_norm!r}")
+        self.batch_norm = batch_norm
         widths = [base_channels * 2**level for level in range(depth)]
         self.encoders = nn.ModuleList(
             _double_convolution(c_in, c_out, batch_norm)
@@ -141,6 +153,18 @@ class ResidualUNet(nn.Module):
         if min(x.shape[-2:]) < 1:
             raise ValueError(f"x must have at least one row and column, got {tuple(x.shape)}")
 
+    def spec(self) -> dict:
+        """The constructor's arguments and the model's name, JSON-serialisable."""
+        return {"name": "residual-unet", "in_channels": self.in_channels,
+                "base_channels": self.base_channels, "depth": self.depth,
+                "batch_norm": self.batch_norm}
+
+    @classmethod
+    def from_spec(cls, spec: dict) -> ResidualUNet:
+        """A new (untrained) model from :meth:`spec`'s dictionary."""
+        arguments = {key: value for key, value in spec.items() if key != "name"}
+        return cls(**arguments)
+
     def extra_repr(self) -> str:
         return (f"in_channels={self.in_channels}, base_channels={self.base_channels}, "
                 f"depth={self.depth}, parameters={parameter_count(self)}")
@@ -155,3 +179,17 @@ def parameter_count(model: nn.Module, trainable_only: bool = True) -> int:
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+def build_model(spec: dict) -> nn.Module:
+    """A new (untrained) model from a model's ``spec()`` dictionary.
+
+    >>> build_model({"name": "residual-unet", "base_channels": 4, "depth": 2}).spec()["depth"]
+    2
+    """
+    name = spec.get("name") if isinstance(spec, dict) else None
+    if name not in MODEL_NAMES:
+        raise ValueError(f"spec must be a model's spec() with a name in {sorted(MODEL_NAMES)}, "
+                         f"got {spec!r}")
+    module, class_name = MODEL_NAMES[name]
+    return getattr(importlib.import_module(module, __package__), class_name).from_spec(spec)

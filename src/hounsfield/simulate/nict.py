@@ -182,6 +182,8 @@ class ScanSettings:
         default, a soft-tissue kernel).
     iterations : int, optional
         Iterations of SIRT (default 100) or CGLS (default 30).
+    start_deg : float
+        Angle of the first view, degrees (the scan's turn starts there).
     seed : int
         Seed of every random number of the scan.
 
@@ -214,6 +216,7 @@ class ScanSettings:
     method: str = "fbp"
     filter: str = "hann"
     iterations: int | None = None
+    start_deg: float = 0.0
     seed: int = 0
 
     def __post_init__(self):
@@ -228,6 +231,7 @@ class ScanSettings:
                "None (noise-free) or a positive number")
         _check(_positive(self.i0_photons_per_pixel), "i0_photons_per_pixel",
                self.i0_photons_per_pixel, "a positive number of photons")
+        _check(_is_number(self.start_deg), "start_deg", self.start_deg, "a number of degrees")
         for name in ("electronic_noise_sd", "detector_blur_mm", "scatter_to_primary",
                      "filtration_mm_al"):
             value = getattr(self, name)
@@ -398,7 +402,8 @@ def scan_geometry(ct: Volume, settings: ScanSettings) -> Geometry:
     sod, sdd = settings.distances_mm
     if settings.geometry == "parallel":
         pitch = settings.detector_pitch_mm or pixel_mm
-        return parallel_beam(settings.n_views, math.ceil(2 * radius / pitch) + 2, pitch)
+        return parallel_beam(settings.n_views, math.ceil(2 * radius / pitch) + 2, pitch,
+                             start_deg=settings.start_deg)
     if max(radius, half_diagonal) >= 0.9 * sod:
         raise ValueError(f"the CT ({2 * half_diagonal:.0f} mm across) does not fit inside the "
                          f"source orbit (sod_mm {sod:g}); raise sod_mm")
@@ -406,13 +411,15 @@ def scan_geometry(ct: Volume, settings: ScanSettings) -> Geometry:
     if settings.geometry == "fan":
         pitch = settings.detector_pitch_mm or pixel_mm * sdd / sod
         n_det = math.ceil(2 * half_fan * sdd / pitch) + 2
-        return fan_beam(settings.n_views, n_det, pitch, sod, sdd, curved=True)
+        return fan_beam(settings.n_views, n_det, pitch, sod, sdd, curved=True,
+                        start_deg=settings.start_deg)
     col_pitch = settings.detector_pitch_mm or pixel_mm * sdd / sod
     row_pitch = settings.detector_pitch_mm or grid.spacing_mm[0] * sdd / sod
     cols = math.ceil(2 * sdd * math.tan(half_fan) / col_pitch) + 2
     half_height = grid.shape[0] * grid.spacing_mm[0] / 2 * sdd / (sod - half_diagonal)
     rows = math.ceil(2 * half_height / row_pitch) + 2
-    return cone_beam(settings.n_views, (rows, cols), (row_pitch, col_pitch), sod, sdd)
+    return cone_beam(settings.n_views, (rows, cols), (row_pitch, col_pitch), sod, sdd,
+                     start_deg=settings.start_deg)
 
 
 # -- the scan -----------------------------------------------------------------------------
@@ -495,7 +502,7 @@ def simulate_scan(ct: Volume, settings: ScanSettings | None = None, *,
     else:
         mu, sinogram = _scan_slices(hu, grid, plan, keep_sinogram, progress)
     degraded = physics.mu_to_hu(mu, plan.energy_kev)
-    _blank_outside_fov(degraded, grid, settings)
+    blank_outside_fov(degraded, grid, settings)
     meta = {**ct.meta, "simulation": settings.to_dict()}
     return SimulatedScan(ct.with_array(degraded, meta=meta), ct.with_array(hu),
                          settings, plan.measured, sinogram)
@@ -652,7 +659,7 @@ def _zero_fill_weights(scan, n_measured: int) -> np.ndarray:
     return 2.0 / (1.0 + conjugate_measured)
 
 
-def _blank_outside_fov(hu: np.ndarray, grid: ImageGrid, settings: ScanSettings) -> None:
+def blank_outside_fov(hu: np.ndarray, grid: ImageGrid, settings: ScanSettings) -> None:
     """Set voxels outside a truncated field of view to air (−1000 HU), in place."""
     if settings.fov_mm is None:
         return
