@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..volume import Volume
-from ._morphology import fill_holes_per_slice, largest_component, open_mm
+from ._morphology import bounding_box, fill_holes_per_slice, largest_component, open_mm
 
 __all__ = ["segment_body"]
 
@@ -42,8 +42,14 @@ def segment_body(ct: Volume, *, threshold_hu: float = -500.0,
     (True, False)
     """
     tissue = np.asarray(ct.array) > threshold_hu
-    body = largest_component(open_mm(tissue, opening_radius_mm, ct.spacing_mm))
+    body = np.zeros(ct.shape, dtype=bool)
+    if not tissue.any():
+        return body
+    # The body lies in the tissue's box; one voxel of air around it keeps the opening exact.
+    box = bounding_box(tissue, (1,) * tissue.ndim)
+    opened = largest_component(open_mm(tissue[box], opening_radius_mm, ct.spacing_mm))
     # Filling each axial slice also fills every void closed in 3D (a closed void is
     # closed in each of its slices) and, unlike a 3D fill, the lungs, which the
     # airway opens to the outside.
-    return fill_holes_per_slice(body)
+    body[box] = fill_holes_per_slice(opened)
+    return body

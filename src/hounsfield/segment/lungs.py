@@ -10,10 +10,11 @@ from scipy import ndimage
 from ..errors import HounsfieldWarning
 from ..volume import Volume
 from ._morphology import (
+    _ball_rows,
     _distance_inside_mm,
-    _distance_outside_mm,
     bounding_box,
     close_mm,
+    closer_to_first,
     component_labels,
     dilate_mm,
     erode_mm,
@@ -108,12 +109,24 @@ def _lungs_in_body(ct: Volume, body: np.ndarray, air_threshold_hu, min_lung_ml, 
     lungs = _two_lungs(air, ct, min_lung_ml)
     if lungs is None:
         return None
-    midline_x_mm = _world_x_mm(ct, ndimage.center_of_mass(body))
+    midline_x_mm = _world_x_mm(ct, _centre_index(body))
     left, right = _by_side(*lungs, ct, midline_x_mm)
     left, right = _add_islands(air, left, right, ct, island_gap_mm, min_island_ml)
     left = _with_vessels(left, right | airway, spacing, closing_radius_mm)
     right = _with_vessels(right, left | airway, spacing, closing_radius_mm)
     return left, right
+
+
+def _centre_index(mask: np.ndarray) -> tuple[float, ...]:
+    """Mean (z, y, x) index of a non-empty 3D mask's voxels (its centre of mass).
+
+    Weighted sums of the mask's profiles along each axis, read off two passes
+    over the mask (``scipy.ndimage.center_of_mass`` builds an index grid per axis).
+    """
+    plane = np.count_nonzero(mask, axis=0)
+    profiles = (np.count_nonzero(mask, axis=(1, 2)), plane.sum(axis=1), plane.sum(axis=0))
+    total = profiles[0].sum()
+    return tuple(float(profile @ np.arange(profile.size)) / total for profile in profiles)
 
 
 def _superior_slice_order(ct: Volume) -> np.ndarray:
@@ -195,7 +208,7 @@ def _tube_components(air_slice: np.ndarray, hu_slice: np.ndarray, previous: np.n
         touched = touched[touched > 0]
         if touched.size == 0:
             return None
-        areas = ndimage.sum_labels(candidate, labels, touched) * pixel_mm2
+        areas = np.bincount(labels.ravel())[touched] * pixel_mm2
         if areas.max() <= largest_mm2:
             tube_count = int(np.count_nonzero(areas >= _AIRWAY_AREA_MM2[0]))
             return np.isin(labels, touched), tube_count
@@ -219,8 +232,8 @@ def _by_side(first: np.ndarray, second: np.ndarray, ct: Volume, midline_x_mm: fl
 
     A lone lung (``second`` empty) goes to the side of the body's midline it lies on.
     """
-    x_first = _world_x_mm(ct, ndimage.center_of_mass(first))
-    x_second = (_world_x_mm(ct, ndimage.center_of_mass(second)) if second.any()
+    x_first = _world_x_mm(ct, _centre_index(first))
+    x_second = (_world_x_mm(ct, _centre_index(second)) if second.any()
                 else 2 * midline_x_mm - x_first)
     return (first, second) if x_first > x_second else (second, first)
 
@@ -234,18 +247,34 @@ def _split_merged_lungs(merged: np.ndarray, spacing_mm, step_mm: float = 2.0,
     """
     box = bounding_box(merged)
     crop = merged[box]
-    depth_mm = _distance_inside_mm(crop, spacing_mm, edge_is_outside=True)
+    cores = _two_cores(crop, spacing_mm, step_mm, max_radius_mm)
+    if cores is None:
+        return merged, np.zeros_like(merged)
+    to_first = closer_to_first(*cores, spacing_mm, where=crop)
+    first, second = np.zeros_like(merged), np.zeros_like(merged)
+    first[box] = to_first
+    second[box] = crop & ~to_first
+    return first, second
+
+
+def _two_cores(mask: np.ndarray, spacing_mm, step_mm: float, max_radius_mm: float):
+    """The two largest parts of ``mask`` eroded by the smallest radius that parts it, or None.
+
+    Radii grow by ``step_mm``; the smaller part must hold a tenth of the larger.
+    Small radii erode row by row; from the first radius that does not, one
+    distance transform serves all the rest.
+    """
+    depth_mm = None
     for radius in np.arange(step_mm, max_radius_mm + step_mm, step_mm):
-        labels, counts = component_labels(depth_mm > radius)
+        if depth_mm is None and _ball_rows(radius, spacing_mm) is None:
+            depth_mm = _distance_inside_mm(mask, spacing_mm, edge_is_outside=True)
+        deep = (erode_mm(mask, radius, spacing_mm, edge_is_outside=True) if depth_mm is None
+                else depth_mm > radius)
+        labels, counts = component_labels(deep)
         largest = np.argsort(counts)[::-1][:2]
         if len(largest) == 2 and counts[largest[1]] >= 0.1 * counts[largest[0]] > 0:
-            to_first = _distance_outside_mm(labels == largest[0], spacing_mm)
-            to_second = _distance_outside_mm(labels == largest[1], spacing_mm)
-            first, second = np.zeros_like(merged), np.zeros_like(merged)
-            first[box] = crop & (to_first <= to_second)
-            second[box] = crop & (to_first > to_second)
-            return first, second
-    return merged, np.zeros_like(merged)
+            return labels == largest[0], labels == largest[1]
+    return None
 
 
 def _add_islands(air: np.ndarray, left: np.ndarray, right: np.ndarray,
@@ -279,7 +308,9 @@ def _with_vessels(lung: np.ndarray, forbidden: np.ndarray, spacing_mm,
         return lung
     margin = tuple(int(np.ceil(closing_radius_mm / s)) + 1 for s in spacing_mm)
     box = bounding_box(lung, margin)
-    crop = close_mm(lung[box], closing_radius_mm, spacing_mm) & ~forbidden[box]
-    closed = np.zeros_like(lung)
-    closed[box] = crop
-    return fill_holes_per_slice(closed) & ~forbidden
+    allowed = ~forbidden[box]
+    closed = close_mm(lung[box], closing_radius_mm, spacing_mm) & allowed
+    # Outside the box all is background, open to the slice's edge: filling the box is enough.
+    with_vessels = np.zeros_like(lung)
+    with_vessels[box] = fill_holes_per_slice(closed) & allowed
+    return with_vessels
