@@ -57,19 +57,31 @@ def chest_bones(chest_ct):
 @pytest.mark.real
 @pytest.mark.slow
 def test_chest_skeleton_matches_reference(chest_bones):
-    # Measured: 0.832 without, 0.800 with costal cartilage (under 150 HU, not segmented).
+    # Measured: 0.852 without, 0.814 with costal cartilage (under 150 HU, not segmented).
     _, labels, _, skeleton, _ = chest_bones
     reference = _reference_skeleton(labels)
     assert skeleton.dtype == bool and skeleton.shape == labels.shape
-    assert dice(skeleton, reference) >= 0.80
+    assert dice(skeleton, reference) >= 0.85
     with_cartilage = reference | _union(labels, ["costal_cartilages"])
-    assert dice(skeleton, with_cartilage) >= 0.77
+    assert dice(skeleton, with_cartilage) >= 0.80
+
+
+@pytest.mark.real
+@pytest.mark.slow
+def test_chest_marrow_is_filled_but_not_the_spinal_canal(chest_bones):
+    # Measured: recall 0.86 sternum (manubrium's marrow), 0.91 right clavicle (under the
+    # injected vein), 0.93 vertebrae; 0.2 % of the spinal cord inside the skeleton.
+    _, labels, _, skeleton, _ = chest_bones
+    for names, least in ((["sternum"], 0.83), (["clavicula_right"], 0.85),
+                         (_names_starting(labels, "vertebrae_"), 0.9)):
+        assert skeleton[_union(labels, names)].mean() >= least, names
+    assert skeleton[_union(labels, ["spinal_cord"])].mean() <= 0.01
 
 
 @pytest.mark.real
 @pytest.mark.slow
 def test_chest_skeleton_leaves_out_contrast_vessels_and_table(chest_bones):
-    # Measured: 2.2 % of all enhanced vessel voxels, 1.0 % of aorta, heart and SVC.
+    # Measured: 2.0 % of all enhanced vessel voxels, 1.0 % of aorta, heart and SVC.
     _, labels, body, skeleton, _ = chest_bones
     vessels = _union(labels, CONTRAST_VESSELS)
     assert (skeleton & vessels).sum() <= 0.05 * vessels.sum()
@@ -81,13 +93,13 @@ def test_chest_skeleton_leaves_out_contrast_vessels_and_table(chest_bones):
 @pytest.mark.real
 @pytest.mark.slow
 def test_chest_split_finds_spine_and_ribs(chest_bones):
-    # Measured: spine 0.826, ribs 0.778.
+    # Measured: spine 0.844, ribs 0.786.
     _, labels, _, skeleton, parts = chest_bones
     _assert_partition(parts, skeleton)
     vertebrae = _union(labels, _names_starting(labels, "vertebrae_"))
     ribs = _union(labels, _names_starting(labels, "rib_"))
-    assert dice(parts["spine"], vertebrae) >= 0.80
-    assert dice(parts["ribs"], ribs) >= 0.74
+    assert dice(parts["spine"], vertebrae) >= 0.82
+    assert dice(parts["ribs"], ribs) >= 0.76
 
 
 # -- the thorax phantom -------------------------------------------------------------
@@ -171,6 +183,49 @@ def test_marrow_inside_a_cortical_ring_is_filled():
     assert skeleton[marrow].all()
     assert skeleton[cortex].mean() >= 0.95  # the rim of the tube takes a little cortex
     assert not (skeleton & ~(marrow | cortex)).any()
+
+
+def _vertebra(seed: int = 0):
+    """A vertebra: a body and, behind it, an arch around a fluid-filled spinal canal.
+
+    1000 HU cortex around rough 80 HU marrow (the body, 12 mm radius) and
+    around 20 HU fluid (the canal, 7 mm radius, as large as the canal of a
+    thoracic vertebra); a 3 mm wide channel of 40 HU joins marrow and canal
+    through the body's back wall (the basivertebral foramen). In 40 HU soft
+    tissue, on the chest CT's grid; rows run to the back (+y).
+    """
+    shape, spacing = (16, 128, 128), (2.5, 0.7, 0.7)
+    rng = np.random.default_rng(seed)
+    _, y, x = np.indices(shape)
+    y_mm, x_mm = (y - 64) * spacing[1], (x - 64) * spacing[2]
+    hu = np.full(shape, -1000.0, np.float32)
+    hu[np.hypot(y_mm, x_mm) <= 42.0] = 40.0
+    body, arch = np.hypot(y_mm + 10.0, x_mm), np.hypot(y_mm - 13.0, x_mm)
+    hu[(body < 14.0) | (arch < 9.0)] = 1000.0
+    marrow, canal = body < 12.0, arch < 7.0
+    hu[marrow] = rng.normal(80.0, 60.0, int(marrow.sum()))
+    hu[canal] = 20.0
+    hu[(np.abs(x_mm) < 1.5) & (y_mm > 0.0) & (y_mm < 7.0)] = 40.0
+    hu += rng.normal(0.0, 10.0, shape).astype(np.float32)
+    return Volume(hu, spacing_mm=spacing), marrow, canal
+
+
+def test_spinal_canal_stays_open_while_the_vertebral_marrow_joined_to_it_is_filled():
+    ct, marrow, canal = _vertebra()
+    skeleton = segment_bones(ct)
+    assert skeleton[marrow].mean() >= 0.95  # the back of the marrow lies next to the canal
+    assert not skeleton[canal].any()
+
+
+def test_bone_under_undiluted_contrast_is_kept():
+    """A vein of 2500 HU on a bone's 2 mm cortex takes neither cortex nor marrow along."""
+    ct, marrow, cortex, tube = _bone_beside_a_vessel()
+    hu = ct.array.copy()
+    hu[tube] += 2200.0
+    skeleton = segment_bones(Volume(hu, spacing_mm=ct.spacing_mm))
+    assert skeleton[marrow].mean() >= 0.95
+    assert skeleton[cortex].mean() >= 0.8  # the vein's rim takes the cortex it lies on
+    assert not skeleton[tube].any()
 
 
 def test_homogeneous_contrast_tube_touching_bone_is_left_out():

@@ -25,7 +25,9 @@ is *not* bone, by four cues from physics and anatomy:
    of the vertebral arch.
 3. **Undiluted contrast is brighter than bone.** Voxels from ``contrast_hu``
    up (a vein by the injection site, metal) and the bright region connected
-   to them are removed with their rim.
+   to them are removed with their rim. The region is followed through a
+   lumen, not through a cortex too thin for it nor the cortical ring around
+   enclosed marrow, so a clavicle under the vein is not taken along.
 4. **Trabecular bone is never far from cortex.** Bright voxels farther than
    ``cortex_reach_mm`` from cortex (``cortex_hu``, outside the regions above)
    are dropped (kidneys, spleen, portal vein, thyroid), and each connected
@@ -34,25 +36,29 @@ is *not* bone, by four cues from physics and anatomy:
    500 HU by 1.5 mm in-plane cuts them, and a cut-off piece of 200 mm³ or
    more without compact bone is dropped.
 
-The bone kept is closed and its holes are filled per axial slice: marrow
-spaces up to 150 mm² and medullary cavities of 400–4000 mm² (a humeral
-head); holes of 150–400 mm², the size of the spinal canal, stay open. Marrow
-behind a cortical ring open by up to 8 mm (a closing of 4 mm in-plane) is
-added, not the closing's bridges. Holes closed in 3D are filled too. The
-table lies outside the body mask. The coarse cues (1, 2, 4 and the canal)
-are computed on a grid of about 1.5 mm in-plane, cortex and marrow on the
-CT's own grid.
+The bone kept is closed and its marrow filled (module ``_bone_marrow``): the
+holes of each axial slice up to 4000 mm² (a humeral head), also behind a
+cortical ring open by up to 8 mm, and the voids closed in 3D, but not the
+spinal canal, as large and as dark as a vertebral body's marrow. The canal
+is the hindmost fluid-filled hole near the midline, found in the bright
+voxels closed over the arch's gaps and followed along the scan; the holes
+within 12 mm of its centre stay open. Voxels on the in-plane surface under
+200 HU, mostly soft tissue in partial volume, are dropped, and on fine
+pixels a majority vote smooths the surface. The table lies outside the body
+mask. The coarse cues (1, 2, 4 and the canal) are computed on a grid of
+about 1.5 mm in-plane, cortex and marrow on the CT's own grid.
 
 :func:`split_bones` assigns bone voxels by position: the spine lies around
 the spinal canal, ribs hug the lungs, the rest is "other".
 
-Limits, measured on the example chest CT (figures in the tests): Dice about
-0.83 against TotalSegmentator's bone labels. About two thirds of the false
-positives lie within 3 mm of bone (the edge); most of the others are enhanced
-neck vessels and mesenteric branches too noisy to read as smooth, and
-intervertebral discs filled between endplates; most missed ones are marrow
-below 150 HU where the cortical ring is open wider (humeral heads,
-manubrium, scapulae).
+Limits, measured on the example chest CT (figures in the tests): Dice 0.85
+against TotalSegmentator's bone labels. Two thirds of the false positives
+lie within 3 mm of reference bone, most of them at the spine: a 2.5 mm slice
+through a thin intervertebral disc holds both endplates and reads as bright
+as bone. Of the others, the rib necks beside the vertebrae (not labelled in
+the reference) and enhanced vessels in the neck and mediastinum, made rough
+by the streaks of the undiluted contrast, are the most; missed bone is
+mostly the thin rim of scapulae and ribs in partial volume.
 Costal cartilage (under 150 HU) is not bone here, calcified cartilage is;
 small enhanced arteries lying on a bone (subclavian on the first rib) may be
 kept. Slices are taken to be axial, along the first array axis.
@@ -67,6 +73,13 @@ import numpy as np
 from scipy import ndimage
 
 from ..volume import Volume
+from ._bone_marrow import (
+    APART_MM,
+    MARROW_MAX_MM2,
+    fill_holes_by_area,
+    smoothed_surface,
+    with_marrow,
+)
 from ._morphology import bounding_box, close_mm, component_labels, dilate_mm, erode_mm, open_mm
 from .body import segment_body
 
@@ -89,14 +102,14 @@ _CONTRAST_RIM_MM = 2.0
 #: Bright region (HU) connected to undiluted contrast that goes with it, and how far (mm).
 _CONTRAST_CONNECTED_HU = 800.0
 _CONTRAST_REACH_MM = 30.0
+#: In-plane radius (mm) of an opening that keeps a vein's lumen and drops thin cortex.
+_CONTRAST_LUMEN_MM = 1.0
 #: CT number (HU) of a cortical ring that protects the marrow it encloses.
 _SHELL_HU = 500.0
+#: Width (mm) of the cortical ring around enclosed marrow that contrast never spreads through.
+_SHELL_WIDTH_MM = 3.0
 #: Closing (mm) of the cortical ring before its enclosed marrow is found.
 _SHELL_CLOSING_MM = 2.0
-#: In-plane closing (mm) that bridges a bone's open cortical ring before its marrow is filled.
-_OPEN_RING_MM = 4.0
-#: Largest axial area (mm²) of marrow enclosed by a cortical ring.
-_MARROW_MAX_MM2 = 4000.0
 #: In-plane radius (mm) of a disc that fits in a heart-like cavity but in no bone.
 _CAVITY_RADIUS_MM = 10.0
 #: Highest CT number (HU) of aerated lung, airway and gut gas.
@@ -108,15 +121,19 @@ _MIN_HARD_MM3 = 12.0
 #: piece without compact bone that hangs off the skeleton by them.
 _BRIDGE_MM = 1.5
 _MIN_SOFT_PIECE_MM3 = 200.0
-#: Areas (mm²) of the marrow holes filled per slice: small spaces, medullary cavities.
-_MARROW_HOLES_MM2 = ((0.0, 150.0), (400.0, 4000.0))
 #: The spinal canal in an axial slice: area (mm²), highest mean HU (fluid, cord,
 #: epidural fat), largest left–right distance (mm) from the midline.
 _CANAL_AREA_MM2 = (50.0, 800.0)
 _CANAL_MAX_HU = 100.0
 _CANAL_MIDLINE_MM = 40.0
-#: Slices (odd) of the median filter that smooths the canal's path along the scan.
-_CANAL_SMOOTHING_SLICES = 9
+#: How far (mm) the canal may lie in front of the bone's median centre (the scapulae
+#: pull that centre back at the shoulders).
+_CANAL_FRONT_MM = 10.0
+#: Closing (mm) of the bright voxels that rounds off the vertebral arches around the canal.
+_CANAL_CLOSING_MM = 3.0
+#: Slices (odd) around a canal centre whose median it must lie within _CANAL_JUMP_MM (mm) of.
+_CANAL_WINDOW_SLICES = 9
+_CANAL_JUMP_MM = 5.0
 #: In-plane distance (mm) from the canal's centre within which bone is spine.
 _SPINE_RADIUS_MM = 42.0
 #: Largest distance (mm) of a rib voxel from lung (air enclosed in its slice).
@@ -126,8 +143,6 @@ _STERNUM_HALF_WIDTH_MM = 25.0
 _STERNUM_MIN_DEPTH_MM = 60.0
 #: Pixel size (mm) of the coarse in-plane grid of the coarse cues.
 _COARSE_PIXEL_MM = 1.5
-#: Slice distance (mm) that keeps 3D morphology within each axial slice.
-_APART_MM = 1000.0
 
 
 def segment_bones(ct: Volume, *, body: np.ndarray | None = None, bone_hu: float = 150.0,
@@ -273,27 +288,37 @@ def _skeleton_in_body(ct: Volume, body: np.ndarray, levels: dict, options: dict)
     if not bright.any():
         return bright
     grid = _CoarseGrid(ct)
-    not_bone = _not_bone(hu, body, bright, grid, levels, options)
+    not_bone, canal = _not_bone(hu, body, bright, grid, levels, options)
     cortex = grid.coarsen(body & (hu >= levels["cortex_hu"]) & ~not_bone)
     near_cortex = grid.refine(dilate_mm(cortex, options["cortex_reach_mm"], grid.spacing_mm))
     bone = _pieces_with_compact_bone(bright & ~not_bone & near_cortex, hu, levels["hard_hu"],
                                      ct.spacing_mm)
     bone &= ~_hanging_soft_pieces(bone, hu, levels["hard_hu"], ct.spacing_mm)
-    return _with_marrow(bone, options["closing_radius_mm"], ct.spacing_mm) & ~not_bone
+    if options["closing_radius_mm"] > 0:
+        bone = close_mm(bone, options["closing_radius_mm"], ct.spacing_mm)
+    if canal is not None:
+        canal = canal * grid.factor + (grid.factor - 1) / 2
+    skeleton = with_marrow(bone, canal, ct.spacing_mm) & ~not_bone
+    return smoothed_surface(skeleton, hu, ct.spacing_mm) & body & ~not_bone
 
 
 def _not_bone(hu: np.ndarray, body: np.ndarray, bright: np.ndarray, grid: _CoarseGrid,
-              levels: dict, options: dict) -> np.ndarray:
-    """Blood pools, heart-like cavities and undiluted contrast, never enclosed marrow."""
+              levels: dict, options: dict) -> tuple[np.ndarray, np.ndarray | None]:
+    """Blood pools, heart-like cavities and undiluted contrast, never enclosed marrow.
+
+    Returned with the spinal canal's path on the coarse grid (None when not seen).
+    """
     enclosed = _enclosed_by_cortex(grid.coarsen(body & (hu >= _SHELL_HU)), grid.spacing_mm)
     pools = _blood_pools(hu, body, enclosed, grid, levels["bone_hu"], options["blood_max_hu"],
                          options["blood_sd_hu"])
-    canal = _canal_path(grid.coarsen(bright) & ~pools, grid.mean(hu), grid,
-                        _mean_centres(grid.coarsen(body)))
+    canal = _canal_from_bright(grid.coarsen(bright) & ~pools, grid.mean(hu), grid)
     cavities = _mixing_cavities(grid.coarsen(bright), grid.coarsen(body & (hu < _AIR_HU)),
                                 enclosed, canal, grid)
-    not_bone = grid.refine((pools | cavities) & ~enclosed)
-    return not_bone | _undiluted_contrast(hu, body, grid.fine_spacing_mm, levels["contrast_hu"])
+    not_bone = (pools | cavities) & ~enclosed
+    shell = dilate_mm(enclosed, _SHELL_WIDTH_MM, grid.spacing_mm)
+    contrast = _undiluted_contrast(hu, body, grid.refine(shell), grid.fine_spacing_mm,
+                                   levels["contrast_hu"])
+    return grid.refine(not_bone) | (contrast & ~grid.refine(enclosed)), canal
 
 
 def _pieces_with_compact_bone(candidates: np.ndarray, hu: np.ndarray, hard_hu: float,
@@ -316,26 +341,13 @@ def _hanging_soft_pieces(bone: np.ndarray, hu: np.ndarray, hard_hu: float,
     keeps ribs whole; a cut-off piece of at least _MIN_SOFT_PIECE_MM3 with
     no compact bone is a vessel. Returned with its rim.
     """
-    in_plane = (_APART_MM, *spacing_mm[1:])
+    in_plane = (APART_MM, *spacing_mm[1:])
     core = bone & (erode_mm(bone, _BRIDGE_MM, in_plane) | (hu >= _SHELL_HU))
     labels, counts = component_labels(core)
     hard = np.bincount(labels[core & (hu >= hard_hu)], minlength=counts.size)
     soft = (hard == 0) & (counts * float(np.prod(spacing_mm)) >= _MIN_SOFT_PIECE_MM3)
     soft[0] = False
     return dilate_mm(soft[labels], _BRIDGE_MM + 0.5, in_plane)
-
-
-def _with_marrow(bone: np.ndarray, closing_radius_mm: float, spacing_mm) -> np.ndarray:
-    """Bone closed, with its marrow holes filled per slice (by area) and in 3D."""
-    if not bone.any():
-        return bone
-    if closing_radius_mm > 0:
-        bone = close_mm(bone, closing_radius_mm, spacing_mm)
-    filled = _fill_holes_by_area(bone, spacing_mm, _MARROW_HOLES_MM2)
-    # only the marrow inside a ring closed across its gaps is added, not the bridges
-    ring = close_mm(bone, _OPEN_RING_MM, (_APART_MM, *spacing_mm[1:]))
-    filled |= _fill_holes_by_area(ring, spacing_mm, _MARROW_HOLES_MM2) & ~ring
-    return fill_voids.fill(filled)
 
 
 # -- what is not bone ---------------------------------------------------------------
@@ -346,7 +358,7 @@ def _enclosed_by_cortex(shell: np.ndarray, spacing_mm) -> np.ndarray:
     if not shell.any():
         return shell
     closed = close_mm(shell, _SHELL_CLOSING_MM, spacing_mm)
-    return _fill_holes_by_area(closed, spacing_mm, ((0.0, _MARROW_MAX_MM2),)) & ~closed
+    return fill_holes_by_area(closed, spacing_mm, ((0.0, MARROW_MAX_MM2),)) & ~closed
 
 
 def _local_mean_and_sd(hu: np.ndarray, grid: _CoarseGrid) -> tuple[np.ndarray, np.ndarray]:
@@ -377,7 +389,7 @@ def _blood_pools(hu: np.ndarray, body: np.ndarray, enclosed: np.ndarray, grid: _
         return cores
     pools = close_mm(dilate_mm(cores, _POOL_RIM_MM, grid.spacing_mm), _POOL_GAP_MM,
                      grid.spacing_mm)
-    return _fill_holes_by_area(pools, grid.spacing_mm, ((0.0, math.inf),)) & ~enclosed
+    return fill_holes_by_area(pools, grid.spacing_mm, ((0.0, math.inf),)) & ~enclosed
 
 
 def _vessel_cores(smooth: np.ndarray, grid: _CoarseGrid) -> np.ndarray:
@@ -386,7 +398,7 @@ def _vessel_cores(smooth: np.ndarray, grid: _CoarseGrid) -> np.ndarray:
     A smooth patch of trabecular bone ends within a slice or two; the lumen
     of an artery or vein running along the body goes on.
     """
-    discs = open_mm(smooth, _VESSEL_CORE_MM, (_APART_MM, *grid.spacing_mm[1:]))
+    discs = open_mm(smooth, _VESSEL_CORE_MM, (APART_MM, *grid.spacing_mm[1:]))
     return ndimage.binary_opening(discs, np.ones((_VESSEL_SLICES, 1, 1), dtype=bool))
 
 
@@ -396,7 +408,7 @@ def _mixing_cavities(bright: np.ndarray, air: np.ndarray, enclosed: np.ndarray, 
 
     ``air`` is the air inside the body (lungs, airways, gut gas).
     """
-    in_plane = (_APART_MM, *grid.spacing_mm[1:])
+    in_plane = (APART_MM, *grid.spacing_mm[1:])
     thick = open_mm(close_mm(bright, 1.0, in_plane), _CAVITY_RADIUS_MM, in_plane)
     thick &= ~enclosed & _between_air(air, grid.lateral_axis)
     if canal is not None:
@@ -413,20 +425,23 @@ def _between_air(air: np.ndarray, axis: int) -> np.ndarray:
     return before & after
 
 
-def _undiluted_contrast(hu: np.ndarray, body: np.ndarray, spacing_mm,
+def _undiluted_contrast(hu: np.ndarray, body: np.ndarray, shell: np.ndarray, spacing_mm,
                         contrast_hu: float) -> np.ndarray:
     """Voxels above ``contrast_hu`` and the bright region connected to them nearby, with a rim.
 
-    The region is followed within _CONTRAST_REACH_MM of the seeds' box, so a
-    vein lying on a bone takes at most a bounded part of it along.
+    The region is followed within _CONTRAST_REACH_MM of the seeds' box,
+    through a lumen at least 2 _CONTRAST_LUMEN_MM wide in-plane (thinner
+    cortex is not followed) and never through ``shell``, the cortical rings
+    around enclosed marrow; so a vein lying on a bone takes little of it along.
     """
     contrast = body & (hu >= contrast_hu)
     if not contrast.any():
         return contrast
     margin = tuple(int(math.ceil(_CONTRAST_REACH_MM / s)) for s in spacing_mm)
     box = bounding_box(contrast, margin)
-    labels, _ = component_labels(body[box] & (hu[box] >= min(_CONTRAST_CONNECTED_HU,
-                                                             contrast_hu)))
+    connected = body[box] & (hu[box] >= min(_CONTRAST_CONNECTED_HU, contrast_hu)) & ~shell[box]
+    lumen = open_mm(connected, _CONTRAST_LUMEN_MM, (APART_MM, *spacing_mm[1:]))
+    labels, _ = component_labels(contrast[box] | lumen)
     touched = np.unique(labels[contrast[box]])
     contrast[box] = np.isin(labels, touched[touched > 0])
     return dilate_mm(contrast, _CONTRAST_RIM_MM, spacing_mm)
@@ -501,14 +516,6 @@ class _CoarseGrid:
 # -- the spinal canal ---------------------------------------------------------------
 
 
-def _mean_centres(mask: np.ndarray) -> np.ndarray:
-    """(row, col) centre of ``mask`` in each slice, NaN where the slice holds none."""
-    centres = np.full((mask.shape[0], 2), np.nan)
-    for k in np.nonzero(mask.any(axis=(1, 2)))[0]:
-        centres[k] = ndimage.center_of_mass(mask[k])
-    return centres
-
-
 def _median_centres(mask: np.ndarray) -> np.ndarray:
     """(row, col) median position of ``mask`` in each slice, NaN where it holds none."""
     centres = np.full((mask.shape[0], 2), np.nan)
@@ -518,28 +525,52 @@ def _median_centres(mask: np.ndarray) -> np.ndarray:
     return centres
 
 
+def _canal_from_bright(bright: np.ndarray, hu: np.ndarray,
+                       grid: _CoarseGrid) -> np.ndarray | None:
+    """The canal's path (coarse grid) in the bright voxels, closed across the arch's gaps."""
+    closed = close_mm(bright, _CANAL_CLOSING_MM, grid.spacing_mm)
+    return _canal_path(closed, hu, grid, _median_centres(closed))
+
+
 def _canal_path(bone: np.ndarray, hu: np.ndarray, grid: _CoarseGrid,
                 midline: np.ndarray) -> np.ndarray | None:
     """(row, col) of the spinal canal's centre in each slice, or None when never seen.
 
-    In a slice the canal is a hole in ``bone`` with a canal's area and
-    fluid-like CT numbers, behind the slice's ``midline`` centre and near it
-    left–right. The centres found are interpolated over the slices between
-    and median-filtered along the scan against stray holes.
+    In a slice the canal is the hindmost hole in ``bone`` with a canal's area
+    and fluid-like CT numbers, not far in front of the slice's ``midline``
+    centre and near it left–right. A centre found more than _CANAL_JUMP_MM
+    from the median of those found in the slices around (a stray hole taken
+    for the canal) is dropped; the rest are interpolated over the slices
+    between.
     """
     found = np.full((bone.shape[0], 2), np.nan)
     for k in np.nonzero(bone.any(axis=(1, 2)) & ~np.isnan(midline[:, 0]))[0]:
         found[k] = _canal_in_slice(bone[k], hu[k], grid, midline[k])
-    seen = ~np.isnan(found[:, 0])
-    if not seen.any():
+    good = _consistent_along_scan(found, grid)
+    if not good.any():
         return None
     slices = np.arange(bone.shape[0])
-    path = np.stack([np.interp(slices, slices[seen], found[seen, i]) for i in range(2)], axis=1)
-    return ndimage.median_filter(path, size=(_CANAL_SMOOTHING_SLICES, 1), mode="nearest")
+    return np.stack([np.interp(slices, slices[good], found[good, i]) for i in range(2)], axis=1)
+
+
+def _consistent_along_scan(found: np.ndarray, grid: _CoarseGrid) -> np.ndarray:
+    """Slices whose (row, col) lies within _CANAL_JUMP_MM of the local median of ``found``."""
+    seen = ~np.isnan(found[:, 0])
+    half = _CANAL_WINDOW_SLICES // 2
+    good = np.zeros(seen.shape, dtype=bool)
+    pixel_mm = np.asarray(grid.spacing_mm[1:])
+    for k in np.nonzero(seen)[0]:
+        window = found[max(k - half, 0):k + half + 1]
+        median = np.nanmedian(window, axis=0)
+        good[k] = np.hypot(*((found[k] - median) * pixel_mm)) <= _CANAL_JUMP_MM
+    return good
 
 
 def _canal_in_slice(bone: np.ndarray, hu: np.ndarray, grid: _CoarseGrid, midline) -> tuple:
-    """(row, col) of the canal in one slice, or (NaN, NaN)."""
+    """(row, col) of the canal in one slice, or (NaN, NaN).
+
+    Of the holes that fit, the hindmost: a vertebral body's marrow lies in front.
+    """
     holes = fill_voids.fill(bone) & ~bone
     labels, count = ndimage.label(holes)
     if count == 0:
@@ -552,13 +583,14 @@ def _canal_in_slice(bone: np.ndarray, hu: np.ndarray, grid: _CoarseGrid, midline
     where = np.stack([np.bincount(flat, weights=index.ravel())[1:] / counts
                       for index in (rows, cols)], axis=1)
     offset = where - np.asarray(midline)
-    behind = grid.posterior_mm(offset[:, 0], offset[:, 1]) > 0
+    posterior = grid.posterior_mm(offset[:, 0], offset[:, 1])
     aside = np.abs(grid.left_mm(offset[:, 0], offset[:, 1]))
     fits = ((areas >= _CANAL_AREA_MM2[0]) & (areas <= _CANAL_AREA_MM2[1])
-            & (means <= _CANAL_MAX_HU) & behind & (aside <= _CANAL_MIDLINE_MM))
+            & (means <= _CANAL_MAX_HU) & (posterior > -_CANAL_FRONT_MM)
+            & (aside <= _CANAL_MIDLINE_MM))
     if not fits.any():
         return (math.nan, math.nan)
-    return tuple(where[np.argmin(np.where(fits, aside, np.inf))])
+    return tuple(where[np.argmax(np.where(fits, posterior, -np.inf))])
 
 
 def _canal_offsets_mm(canal: np.ndarray, grid: _CoarseGrid):
@@ -591,24 +623,6 @@ def _near_enclosed_air(air: np.ndarray, grid: _CoarseGrid) -> np.ndarray:
 
 
 # -- small helpers ------------------------------------------------------------------
-
-
-def _fill_holes_by_area(mask: np.ndarray, spacing_mm, ranges) -> np.ndarray:
-    """``mask`` with each axial slice's 2D holes filled when their area (mm²) is in a range."""
-    pixel_mm2 = float(spacing_mm[1]) * float(spacing_mm[2])
-    filled = mask.copy()
-    for k in np.nonzero(mask.any(axis=(1, 2)))[0]:
-        holes = fill_voids.fill(mask[k]) & ~mask[k]
-        labels, count = ndimage.label(holes)
-        if count == 0:
-            continue
-        areas = np.bincount(labels.ravel()) * pixel_mm2
-        wanted = np.zeros(areas.shape, dtype=bool)
-        for low, high in ranges:
-            wanted |= (areas >= low) & (areas <= high)
-        wanted[0] = False
-        filled[k] |= wanted[labels]
-    return filled
 
 
 def _check_volume(ct) -> None:
