@@ -47,9 +47,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io.paths import atomic_output, atomic_write_text
+from ..io.paths import atomic_write_text
 from ..metrics.aggregate import json_safe
 from ..metrics.image import mae_hu, psnr_db, ssim
+from ..report.plots import save_figure
 from ..segment.body import segment_body
 from ..simulate import physics
 from ..simulate.nict import (
@@ -211,12 +212,7 @@ class EnhancementEvaluation:
             axis.set_axis_off()
         figure.suptitle(f"{self.settings.summary()}: slice {self.example.slice_index}, "
                         "window −1000…400 HU", fontsize=10)
-        figure.tight_layout()
-        path = Path(path)
-        with atomic_output(path) as tmp:
-            figure.savefig(tmp, dpi=100, format="png")
-        plt.close(figure)
-        return path
+        return save_figure(figure, path)
 
 
 def _mean_sd(values: np.ndarray) -> tuple[float, float]:

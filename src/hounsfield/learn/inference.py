@@ -24,9 +24,9 @@ except ImportError as error:  # pragma: no cover - depends on the installation
     raise ImportError('hounsfield.learn.inference needs PyTorch; install it with '
                       'pip install "hounsfield[learn]"') from error
 
+from ..progress import progress_bar
 from ..simulate import physics
 from ..simulate.nict import ScanSettings
-from ..simulate.nict import _progress as progress_bar
 from ..volume import Volume
 from .checkpoints import TrainedModel
 from .datasets import denormalise_hu, normalise_hu

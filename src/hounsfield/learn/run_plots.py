@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..report.plots import _saved
+from ..report.plots import save_figure
 
 #: Display window of the example slices, HU (lung to soft tissue).
 EXAMPLE_WINDOW_HU = (-1000.0, 400.0)
@@ -30,7 +30,7 @@ def plot_curves(log: list[dict], path) -> Path:
     psnr.plot(steps, [row["validation_psnr_db"] for row in log], color="tab:green")
     psnr.set_xlabel("step")
     psnr.set_ylabel("validation PSNR (dB)")
-    return _saved(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_examples(images_hu: list[np.ndarray], path,
@@ -46,4 +46,4 @@ def plot_examples(images_hu: list[np.ndarray], path,
         axis.imshow(image, cmap="gray", vmin=EXAMPLE_WINDOW_HU[0], vmax=EXAMPLE_WINDOW_HU[1])
         axis.set_title(title)
         axis.axis("off")
-    return _saved(figure, path)
+    return save_figure(figure, path)

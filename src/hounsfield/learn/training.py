@@ -33,13 +33,12 @@ Importing this module needs PyTorch: ``pip install "hounsfield[learn]"``.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import dataclasses
 import json
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,6 +54,7 @@ except ImportError as error:  # pragma: no cover - depends on the installation
 from ..errors import InputError
 from ..io.paths import atomic_write_text
 from ..metrics.image import psnr_db
+from ..progress import progress_bar
 from ..simulate.nict import ScanSettings
 from .checkpoints import restore_training, save_checkpoint
 from .datasets import TASKS, PairedSlices, denormalise_hu, train_validation_split
@@ -381,12 +381,13 @@ class _Loop:
         config, started, losses = self.config, time.perf_counter(), []
         elapsed = log[-1]["elapsed_s"] if log else 0.0
         step = done
-        with _progress_bar(progress, config.steps, done) as advance:
+        with progress_bar(progress, config.steps, "training", completed=done,
+                          value_name="loss") as advance:
             try:
                 while step < config.steps:
                     losses.append(self.step(step))
                     step += 1
-                    advance(losses[-1])
+                    advance(1, losses[-1])
                     if step % config.validate_every == 0 or step == config.steps:
                         log.append(self.log_row(step, losses, elapsed + time.perf_counter()
                                                 - started))
@@ -534,17 +535,3 @@ def _read_log(path: Path) -> list[dict]:
                  for key, value in row.items()} for row in csv.DictReader(file)]
 
 
-@contextlib.contextmanager
-def _progress_bar(enabled: bool, total: int, done: int) -> Iterator[Callable[[float], None]]:
-    """Yield ``advance(loss)``; draws a rich progress bar with the last loss when enabled."""
-    if not enabled:
-        yield lambda loss: None
-        return
-    from rich import progress as rp
-    from rich.console import Console
-
-    columns = (rp.TextColumn("training"), rp.BarColumn(), rp.MofNCompleteColumn(),
-               rp.TextColumn("loss {task.fields[loss]:.3g}"), rp.TimeRemainingColumn())
-    with rp.Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("steps", total=total, completed=done, loss=math.nan)
-        yield lambda loss: bar.update(task, advance=1, loss=loss)

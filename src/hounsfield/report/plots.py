@@ -35,7 +35,7 @@ def metric_boxplot(rows: list[dict], path, metrics=None, max_labels: int = 40) -
         axis.boxplot(data, tick_labels=names, showfliers=True)
         axis.set_ylabel(metric)
         axis.tick_params(axis="x", rotation=90 if len(names) > 6 else 0, labelsize=7)
-    return _saved(figure, path)
+    return save_figure(figure, path)
 
 
 def hu_histograms(ct, labels, path, *, names=None, range_hu=(-1024.0, 1500.0),
@@ -66,10 +66,10 @@ def hu_histograms(ct, labels, path, *, names=None, range_hu=(-1024.0, 1500.0),
     axis.set_xlabel("CT number (HU)")
     axis.set_ylabel(f"fraction of voxels per {bin_hu:g} HU")
     axis.legend(fontsize=7, ncol=2)
-    return _saved(figure, path)
+    return save_figure(figure, path)
 
 
-def _saved(figure, path) -> Path:
+def save_figure(figure, path) -> Path:
     """Write a figure as PNG (atomically), close it and return the path."""
     import matplotlib.pyplot as plt
 

@@ -63,15 +63,14 @@ Limited angle
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import math
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
+from ..progress import progress_bar
 from ..tomo import iterative
 from ..tomo._fbp_geometry import circular_scan
 from ..tomo.fbp import fbp, fdk
@@ -516,7 +515,7 @@ def _scan_slices(hu, grid: ImageGrid, plan: _Plan, keep_sinogram: bool, progress
     mu = np.empty(grid.shape, np.float32)
     sinogram = np.empty((n_slices, *plan.measured.projection_shape), np.float32) \
         if keep_sinogram else None
-    with _progress(progress, n_slices, plan.settings.summary()) as advance:
+    with progress_bar(progress, n_slices, plan.settings.summary()) as advance:
         for start in range(0, n_slices, chunk):
             stop = min(start + chunk, n_slices)
             slab = ImageGrid((stop - start, *grid.shape[1:]), grid.spacing_mm, grid.origin_mm,
@@ -668,22 +667,6 @@ def blank_outside_fov(hu: np.ndarray, grid: ImageGrid, settings: ScanSettings) -
     points = slice_grid.index_to_world(np.stack([rows, cols], axis=-1))
     outside = np.hypot(points[..., 0], points[..., 1]) > settings.fov_mm / 2
     hu[:, outside] = -1000.0
-
-
-@contextlib.contextmanager
-def _progress(enabled: bool, total: int, description: str) -> Iterator[Callable[[int], None]]:
-    """Yield ``advance(n)``; draws a transient rich progress bar on stderr when enabled."""
-    if not enabled:
-        yield lambda n: None
-        return
-    from rich import progress as rp
-    from rich.console import Console
-
-    columns = (rp.TextColumn("{task.description}"), rp.BarColumn(), rp.MofNCompleteColumn(),
-               rp.TimeRemainingColumn())
-    with rp.Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(description, total=total)
-        yield lambda n: bar.update(task, advance=n)
 
 
 # -- convenience ---------------------------------------------------------------------------

@@ -32,13 +32,13 @@ after each iteration with the 1-based count; returning True stops),
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
+from ..progress import progress_bar
 from .geometry import Geometry
 from .operators import Gradient, check_operator, operator_norm, subset_factory, view_axis_of
 
@@ -129,22 +129,6 @@ def _check_relaxation(relaxation) -> float:
     return float(relaxation)
 
 
-@contextlib.contextmanager
-def _progress_bar(enabled: bool, total: int, description: str) -> Iterator[Callable]:
-    """Yield ``advance(residual)``; draws a transient rich bar on stderr when enabled."""
-    if not enabled:
-        yield lambda residual: None
-        return
-    from rich import progress as rp
-    from rich.console import Console
-
-    columns = (rp.TextColumn("{task.description}"), rp.BarColumn(), rp.MofNCompleteColumn(),
-               rp.TextColumn("residual {task.fields[residual]}"), rp.TimeRemainingColumn())
-    with rp.Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(description, total=total, residual="…")
-        yield lambda residual: bar.update(task, advance=1, residual=f"{residual:.4g}")
-
-
 def _iterate(steps: Iterator, x: np.ndarray, n_iter: int, tol, callback, progress: bool,
              description: str) -> Reconstruction:
     """Run an algorithm's step generator: history, tol, callback and progress in one place.
@@ -154,14 +138,14 @@ def _iterate(steps: Iterator, x: np.ndarray, n_iter: int, tol, callback, progres
     """
     residuals: list[float] = []
     stop_reason = "n_iter"
-    with _progress_bar(progress, n_iter, description) as advance:
+    with progress_bar(progress, n_iter, description, value_name="residual") as advance:
         for iteration in range(1, n_iter + 1):
             residual = next(steps, None)
             if residual is None:
                 stop_reason = "converged"
                 break
             residuals.append(residual)
-            advance(residual)
+            advance(1, residual)
             if callback is not None and callback(iteration, x, residual):
                 stop_reason = "callback"
                 break
