@@ -50,6 +50,7 @@ import numpy as np
 from ..io.paths import atomic_write_text
 from ..metrics.aggregate import json_safe
 from ..metrics.image import mae_hu, psnr_db, ssim
+from ..report.figures import axial_for_display
 from ..report.plots import save_figure
 from ..segment.body import segment_body
 from ..simulate import physics
@@ -512,4 +513,8 @@ def _example(bench: _Bench, rows: list[dict], enhancer: Enhancer, weight: float,
     ranked = sorted((row for row in rows if row["method"] == "network"),
                     key=lambda row: (np.nan_to_num(row["psnr_db"], nan=-np.inf), row["slice"]))
     z = ranked[(len(ranked) - 1) // 2]["slice"]
-    return _reconstructions(bench, [z], enhancer, weight, iterations)[0]
+    example = _reconstructions(bench, [z], enhancer, weight, iterations)[0]
+    direction = bench.ct.direction
+    return SliceImages(z, axial_for_display(example.reference, direction),
+                       {name: axial_for_display(image, direction)
+                        for name, image in example.images.items()})

@@ -55,6 +55,7 @@ from ..errors import InputError
 from ..io.paths import atomic_write_text
 from ..metrics.image import psnr_db
 from ..progress import progress_bar
+from ..report.figures import axial_for_display
 from ..simulate.nict import ScanSettings
 from .checkpoints import restore_training, save_checkpoint
 from .datasets import TASKS, PairedSlices, denormalise_hu, train_validation_split
@@ -506,8 +507,9 @@ def _finish(loop: _Loop, folder: Path, log: list[dict]) -> TrainingRun:
     loop.model.eval()
     with torch.inference_mode():
         enhanced = loop.model(degraded[None].to(loop.device)).float().cpu()[0]
-    plot_examples([denormalise_hu(t.numpy(), loop.hu_window) for t in
-                   (_input_image(loop.model, degraded), enhanced[0], clean[0])],
+    direction = loop.validation.dataset.volumes[0].direction  # radiological display
+    plot_examples([axial_for_display(denormalise_hu(t.numpy(), loop.hu_window), direction)
+                   for t in (_input_image(loop.model, degraded), enhanced[0], clean[0])],
                   folder / "examples.png")
     return TrainingRun(folder, step, *loop.last_validation, log)
 

@@ -36,6 +36,18 @@ def orthogonal_slices(volume, center_index=None) -> dict[str, tuple[np.ndarray, 
     }
 
 
+def axial_for_display(image: np.ndarray, direction) -> np.ndarray:
+    """An axial slice of a scan with ``direction`` turned to the radiological view.
+
+    >>> las = np.diag([1.0, -1.0, 1.0])[:, ::-1]  # array axes (z, y, x): y runs anterior
+    >>> axial_for_display(np.array([[1, 2], [3, 4]]), las).tolist()
+    [[3, 4], [1, 2]]
+    """
+    from ..volume import Volume
+
+    return Volume(np.asarray(image)[None], direction=direction).reorient("LPS").array[0]
+
+
 def _overlay_rgba(label_slice: np.ndarray, labels) -> np.ndarray:
     colours = np.zeros((int(label_slice.max()) + 1, 4), np.float32)
     for label in labels:
