@@ -420,8 +420,10 @@ def test_detector_offset_is_honoured(kind, n_det):
             radii = np.linalg.norm(geometry.pixel_centers(5) - geometry.source[5], axis=-1)
             np.testing.assert_allclose(radii, 800.0, rtol=1e-12)
         images[offset] = fbp(exact_sinogram(phantom, geometry), geometry, (63, 63), 2.0)
-    # Whole-pixel shifts sample the very same rays: the same image.
-    np.testing.assert_allclose(images[3 * pitch], images[0.0], atol=2e-4 * MU)
+    if kind == "parallel":  # a whole-pixel shift samples the very same rays: the same image
+        np.testing.assert_allclose(images[3 * pitch], images[0.0], atol=2e-4 * MU)
+    else:  # three columns beyond the mirror of the short side: Wang's weights, other quadrature
+        assert rmse(images[3 * pitch], images[0.0]) < 0.005 * MU
     # Other shifts sample other rays: the same image up to sampling.
     offsets = (np.arange(63) - 31) * 2.0
     y, x = np.meshgrid(offsets, offsets, indexing="ij")
@@ -560,3 +562,97 @@ def test_fdk_short_scan_matches_full_scan(head_3d):
     brain = inside_circle(n, 14)
     for k in range(4):
         assert rmse(short_volume[k], full_volume[k], brain) < 0.012
+
+
+# -- fast paths: FFT lengths, and the 2D kernels with windows or with gathers ---------------
+
+
+def _prime_factors_at_most_5(n: int) -> bool:
+    for prime in (2, 3, 5):
+        while n % prime == 0:
+            n //= prime
+    return n == 1
+
+
+def test_fft_length_is_fast_and_long_enough():
+    from hounsfield.tomo.filters import padded_length
+
+    for n_det in range(1, 300):
+        length = padded_length(n_det)
+        assert length >= 2 * n_det - 1 and _prime_factors_at_most_5(length), (n_det, length)
+    assert padded_length(729) == 1458 and padded_length(50, padding=False) == 50
+
+
+@pytest.mark.parametrize(("n_det", "padding"), [(729, True), (101, True), (33, False), (64, False)])
+def test_ramp_filter_convolves_with_the_kernel_taps(n_det, padding):
+    # Any FFT length: the taps are τ h[n], 1/(4τ) at 0, -1/(π n)² / τ at odd n, 0 at even n.
+    pitch, centre = 0.7, n_det // 2
+    impulse = np.zeros(n_det)
+    impulse[centre] = 1.0
+    offsets = np.arange(n_det) - centre
+    if not padding:  # circular convolution: the kernel wraps around the row
+        offsets = (offsets + n_det // 2) % n_det - n_det // 2
+    taps = np.where(offsets % 2 == 1, -1.0 / (np.pi * np.maximum(np.abs(offsets), 1)) ** 2, 0.0)
+    taps[offsets == 0] = 0.25
+    np.testing.assert_allclose(ramp_filter(impulse, pitch, padding=padding), taps / pitch,
+                               atol=2e-7)
+
+
+def _kernel_case(kind, n_det=45, pitch=3.0, seed=5):
+    if kind == "parallel":
+        geometry = parallel_beam(9, n_det, pitch, det_offset_mm=1.3, start_deg=11.0)
+    else:
+        geometry = fan_beam(9, n_det, 5.0 * pitch / 3.0, sod_mm=200, sdd_mm=330,
+                            curved=kind == "curved", det_offset_mm=2.1, start_deg=11.0)
+    samples = np.random.default_rng(seed).normal(size=geometry.projection_shape)
+    return geometry, samples
+
+
+@pytest.mark.parametrize("windows", [False, True], ids=["gathers", "windows"])
+@pytest.mark.parametrize("pixel_mm", [2.5, 16.0], ids=["fine", "coarse"])
+@pytest.mark.parametrize("kind", ["parallel", "flat", "curved"])
+def test_2d_kernels_match_direct_evaluation_on_both_paths(kind, pixel_mm, windows, monkeypatch):
+    # 45 detector columns: rows long enough for windows; 37 columns of pixels: a partial group.
+    # Coarse pixels move more than two samples per pixel: windows fall back to scalar code.
+    from hounsfield.tomo import _backproject_kernels as kernels
+    from hounsfield.tomo import _backproject_windows
+    from hounsfield.tomo._backproject_kernels import PAD_AFTER, PAD_BEFORE
+    from hounsfield.tomo._fbp_geometry import backprojection_maps, circular_scan
+    from hounsfield.tomo.fbp import _kernel
+
+    if windows and not _backproject_windows.WINDOWS:
+        pytest.skip("the window kernels need an x86 CPU with AVX-512")
+    monkeypatch.setattr(_backproject_windows, "WINDOWS", windows)
+    geometry, samples = _kernel_case(kind)
+    direction = np.array([[np.cos(0.3), -np.sin(0.3)], [np.sin(0.3), np.cos(0.3)]])
+    grid = ImageGrid((7, 37), (pixel_mm, 0.8 * pixel_mm), (-7.0, 3.0), direction)
+    if pixel_mm > 4.0:
+        grid = ImageGrid((7, 37), (pixel_mm / 8, pixel_mm), (-40.0, 5.0), direction)
+    padded = np.zeros((2, 9, 45 + PAD_BEFORE + PAD_AFTER), np.float32)
+    padded[:, :, PAD_BEFORE:PAD_BEFORE + 45] = samples
+    padded[1] *= -2.0  # a second slice
+    scan = circular_scan(geometry, ndim=2)
+    maps = backprojection_maps(scan, grid)
+    out = np.full((2, 7, 37), np.nan, np.float32)
+    _kernel(scan)(kernels.pack_pairs(padded), **maps, out=out)
+    expected = _reference_backprojection(samples, geometry, grid)
+    tolerance = {"rtol": 2e-5, "atol": 1e-5 * np.abs(expected).max()}
+    np.testing.assert_allclose(out[0], expected, **tolerance)
+    np.testing.assert_allclose(out[1], -2.0 * expected, **tolerance)
+    unpacked = np.full_like(out, np.nan)
+    _kernel(scan)(padded, **maps, out=unpacked)  # float32 samples work as well as pairs
+    np.testing.assert_allclose(unpacked, out, rtol=1e-6, atol=1e-6 * np.abs(out).max())
+
+
+def test_window_and_gather_kernels_agree_on_a_full_size_parallel_fbp(monkeypatch):
+    from hounsfield.tomo import _backproject_windows
+
+    if not _backproject_windows.WINDOWS:
+        pytest.skip("the window kernels need an x86 CPU with AVX-512")
+    head = shepp_logan_2d(fov_mm=FOV_MM)
+    geometry = parallel_beam(180, 365, 1.0)
+    sinogram = parallel_sinogram(head, geometry, 1.0)
+    windowed = fbp(sinogram, geometry, (256, 256), 1.0)
+    monkeypatch.setattr(_backproject_windows, "WINDOWS", False)
+    gathered = fbp(sinogram, geometry, (256, 256), 1.0)
+    assert np.abs(windowed - gathered).max() <= 1e-5 * np.abs(gathered).max()

@@ -218,7 +218,7 @@ class FilteredBackProjection(torch.nn.Module):
     cutoff : float
         Frequency cut-off as a fraction of the detector's Nyquist frequency.
     padding : bool
-        Zero-pad rows to the next power of two ≥ twice their length.
+        Zero-pad rows to a fast FFT length ≥ twice their length less one.
 
     Examples
     --------

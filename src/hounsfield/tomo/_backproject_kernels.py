@@ -4,26 +4,33 @@ Every kernel adds, for each image pixel (voxel), the filtered projections of
 all views interpolated at the pixel's detector coordinate: linearly along
 the detector in 2D, bilinearly in 3D. The caller prepares per-view maps from
 *array index* space to detector coordinates (see :mod:`._fbp_geometry`), so
-the kernels work for any grid spacing, origin and direction.
+the kernels work for any grid spacing, origin and direction. The module also
+holds the pixel-driven form of Joseph's adjoint for parallel beams
+(:func:`parallel_joseph_2d`, used by :mod:`._joseph`), which shares the 2D
+machinery.
 
-Layout, chosen for speed on CPUs with wide SIMD gathers:
+Layout, chosen for speed on CPUs with wide SIMD:
 
 * threads split image rows (2D) or slices along array axis 0 (3D); each
   output pixel is written once, by one thread: no write races;
 * per row, every view's map is reduced to a start value and a slope along
   array axis -1 (x), in small per-thread arrays;
-* the innermost loop runs over *views* and sums into a scalar, so it has no
-  stores and the compiler vectorises it with gathers (a loop over pixels
-  with a ``row[i] +=`` store does not vectorise: the store might alias the
-  gathered projections);
 * projections arrive zero padded, one column (row) before and two after
   (:data:`PAD_BEFORE`, :data:`PAD_AFTER`), and detector coordinates are
   clamped into the padded range: outside the detector the projection reads
   as zero with no branch in the loop. Coordinates are padded ones
   (detector index + :data:`PAD_BEFORE`);
-* each padded sample is packed with its slope to the next column into one
-  uint64 (:func:`pack_pairs`), so that a linear interpolation gathers one
-  64-bit word instead of two floats (gathers cost per element).
+* 2D, on x86 CPUs with AVX-512 (:data:`._backproject_windows.WINDOWS`): vector lanes are 16
+  neighbouring pixels of a row, and the samples they need are permuted out
+  of a window of 32 consecutive samples held in two registers (see the
+  section on windows below): no gathers;
+* 3D, and 2D elsewhere: the innermost loop runs over *views* and sums into a
+  scalar, so it has no stores and the compiler vectorises it with gathers
+  (a loop over pixels with a ``row[i] +=`` store does not vectorise: the
+  store might alias the gathered projections); each padded sample is packed
+  with its slope to the next column into one uint64 (:func:`pack_pairs`),
+  so that a linear interpolation gathers one 64-bit word instead of two
+  floats (gathers cost per element).
 
 Weights: parallel beams add the filtered value; flat fan/cone beams weight
 it by ``1 / den²`` (``den`` the pixel's depth along the central ray, mm);
@@ -103,6 +110,17 @@ def _interpolate(typingctx, pair, frac):
     return signature, codegen
 
 
+@intrinsic
+def _low(typingctx, pair):
+    """The float32 in the low half of a uint64 (see :func:`_pack`)."""
+    signature = types.float32(types.uint64)
+
+    def codegen(context, builder, sig, args):
+        return builder.bitcast(builder.trunc(args[0], ir.IntType(32)), ir.FloatType())
+
+    return signature, codegen
+
+
 @njit(parallel=True, cache=True)
 def pack_pairs(padded):
     """Pack each sample with its slope to the next along the last axis: (value, next - value).
@@ -126,6 +144,13 @@ def _linear(pairs, base, position):
     """Linear interpolation at padded ``position`` (≥ 0) of the row starting at ``base``."""
     floor = np.floor(position)
     return _interpolate(pairs[base + np.uintp(floor)], position - floor)
+
+
+@njit(fastmath=True, inline="always", error_model="numpy")
+def _linear_near(pairs, offset, position):
+    """:func:`_linear` for a row starting at a 32-bit ``offset`` (cheaper gathers)."""
+    floor = np.int32(position)  # truncation is the floor: position >= 0
+    return _interpolate(pairs[np.uint32(offset) + np.uint32(floor)], position - np.float32(floor))
 
 
 @njit(fastmath=True, inline="always", error_model="numpy")
@@ -161,84 +186,241 @@ def _view_bases(n_views, first_view, view_size):
 
 
 # -- 2D: stacks of sinograms (slices, views, padded columns) → (slices, ny, nx) ---------------
+#
+# Loop order, for the caches: a task owns a block of image rows; it sweeps
+# the views in passes of VIEWS_PER_PASS, and each pass runs over all rows of
+# the block. The samples one pixel gathers from the views of a pass (a cache
+# line each) then stay in L1 from one pixel to the next, and those the pass
+# reads for the whole block stay in L2. Offsets within a pass are 32-bit.
+
+#: Views per pass over a task's image rows.
+VIEWS_PER_PASS = 64
+#: Most image rows per parallel task.
+ROWS_PER_TASK = 32
+#: Fewest parallel tasks while there are rows enough (keeps many-core machines busy).
+MIN_TASKS = 32
+
+
+@njit(cache=True)
+def _rows_per_task(n_rows):
+    """Rows per task: ROWS_PER_TASK, or fewer so that there are MIN_TASKS tasks."""
+    return max(1, min(ROWS_PER_TASK, n_rows // MIN_TASKS))
+
+
+@njit(cache=True)
+def _task_rows(task, n_blocks, block, ny):
+    """(slice, first row, end row) of a task over blocks of ``block`` rows."""
+    z, first = task // n_blocks, (task % n_blocks) * block
+    return z, first, min(first + block, ny)
+
+
+@njit(cache=True)
+def _pass_samples(pairs, z, first_view):
+    """The packed samples of the views of one pass, flat, and how many views it holds."""
+    count = min(VIEWS_PER_PASS, pairs.shape[1] - first_view)
+    return pairs[z, first_view:first_view + count].reshape(-1), count
 
 
 @njit(parallel=True, fastmath=True, cache=True, error_model="numpy")
-def parallel_2d(pairs, column_map, out):
-    """Parallel beam: padded column = column_map[v] · (j, i, 1)."""
+def _parallel_2d_gathers(pairs, column_map, out):
+    """:func:`parallel_2d` with gathers of packed pairs."""
     n_slices, n_views, n_pad = pairs.shape
     ny, nx = out.shape[1], out.shape[2]
-    flat = pairs.reshape(-1)
     top = np.float32(n_pad - PAD_AFTER)
     slopes = column_map[:, 1].astype(np.float32)
-    for task in prange(n_slices * ny):
-        z, j = task // ny, task % ny
-        starts = np.empty(n_views, np.float32)
-        _row_starts(column_map, j, starts)
-        bases = _view_bases(n_views, z * n_views, n_pad)
-        for i in range(nx):
-            x = np.float32(i)
-            total = np.float32(0.0)
-            for view in range(n_views):
-                column = _clamp(starts[view] + slopes[view] * x, top)
-                total += _linear(flat, bases[view], column)
-            out[z, j, i] = total
+    block = _rows_per_task(ny * n_slices)
+    n_blocks = (ny + block - 1) // block
+    for task in prange(n_slices * n_blocks):
+        z, first_row, end_row = _task_rows(task, n_blocks, block, ny)
+        out[z, first_row:end_row] = 0.0
+        starts = np.empty(VIEWS_PER_PASS, np.float32)
+        for first_view in range(0, n_views, VIEWS_PER_PASS):
+            samples, count = _pass_samples(pairs, z, first_view)
+            maps = column_map[first_view:first_view + count]
+            view_slopes = slopes[first_view:first_view + count]
+            for j in range(first_row, end_row):
+                _row_starts(maps, j, starts)
+                row = out[z, j]
+                for i in range(nx):
+                    x = np.float32(i)
+                    total = np.float32(0.0)
+                    for view in range(count):
+                        column = _clamp(starts[view] + view_slopes[view] * x, top)
+                        total += _linear_near(samples, view * n_pad, column)
+                    row[i] += total
 
 
 @njit(parallel=True, fastmath=True, cache=True, error_model="numpy")
-def fan_flat_2d(pairs, numerator, denominator, out):
-    """Flat-detector fan beam: padded column = num/den, weight 1/den² (den = depth, mm)."""
+def _fan_flat_2d_gathers(pairs, numerator, denominator, out):
+    """:func:`fan_flat_2d` with gathers of packed pairs."""
     n_slices, n_views, n_pad = pairs.shape
     ny, nx = out.shape[1], out.shape[2]
-    flat = pairs.reshape(-1)
     top = np.float32(n_pad - PAD_AFTER)
     num_slopes = numerator[:, 1].astype(np.float32)
     den_slopes = denominator[:, 1].astype(np.float32)
-    for task in prange(n_slices * ny):
-        z, j = task // ny, task % ny
-        num_starts = np.empty(n_views, np.float32)
-        den_starts = np.empty(n_views, np.float32)
-        _row_starts(numerator, j, num_starts)
-        _row_starts(denominator, j, den_starts)
-        bases = _view_bases(n_views, z * n_views, n_pad)
-        for i in range(nx):
-            x = np.float32(i)
-            total = np.float32(0.0)
-            for view in range(n_views):
-                inverse = np.float32(1.0) / (den_starts[view] + den_slopes[view] * x)
-                column = _clamp((num_starts[view] + num_slopes[view] * x) * inverse, top)
-                total += inverse * inverse * _linear(flat, bases[view], column)
-            out[z, j, i] = total
+    block = _rows_per_task(ny * n_slices)
+    n_blocks = (ny + block - 1) // block
+    for task in prange(n_slices * n_blocks):
+        z, first_row, end_row = _task_rows(task, n_blocks, block, ny)
+        out[z, first_row:end_row] = 0.0
+        num_starts = np.empty(VIEWS_PER_PASS, np.float32)
+        den_starts = np.empty(VIEWS_PER_PASS, np.float32)
+        for first_view in range(0, n_views, VIEWS_PER_PASS):
+            samples, count = _pass_samples(pairs, z, first_view)
+            views = slice(first_view, first_view + count)
+            num_maps, den_maps = numerator[views], denominator[views]
+            view_num_slopes, view_den_slopes = num_slopes[views], den_slopes[views]
+            for j in range(first_row, end_row):
+                _row_starts(num_maps, j, num_starts)
+                _row_starts(den_maps, j, den_starts)
+                row = out[z, j]
+                for i in range(nx):
+                    x = np.float32(i)
+                    total = np.float32(0.0)
+                    for view in range(count):
+                        inverse = np.float32(1.0) / (den_starts[view] + view_den_slopes[view] * x)
+                        column = _clamp((num_starts[view] + view_num_slopes[view] * x) * inverse,
+                                        top)
+                        total += inverse * inverse * _linear_near(samples, view * n_pad, column)
+                    row[i] += total
 
 
 @njit(parallel=True, fastmath=True, cache=True, error_model="numpy")
-def fan_curved_2d(pairs, tangent_map, along_map, column_scale, column_offset, out):
-    """Curved-detector fan beam: padded column = atan(t/a)·scale + offset, weight 1/(t² + a²)."""
+def _fan_curved_2d_gathers(pairs, tangent_map, along_map, column_scale, column_offset, out):
+    """:func:`fan_curved_2d` with gathers of packed pairs."""
     n_slices, n_views, n_pad = pairs.shape
     ny, nx = out.shape[1], out.shape[2]
-    flat = pairs.reshape(-1)
     top = np.float32(n_pad - PAD_AFTER)
     tan_slopes = tangent_map[:, 1].astype(np.float32)
     along_slopes = along_map[:, 1].astype(np.float32)
     scales = column_scale.astype(np.float32)
     offsets = column_offset.astype(np.float32)
-    for task in prange(n_slices * ny):
-        z, j = task // ny, task % ny
-        tan_starts = np.empty(n_views, np.float32)
-        along_starts = np.empty(n_views, np.float32)
-        _row_starts(tangent_map, j, tan_starts)
-        _row_starts(along_map, j, along_starts)
-        bases = _view_bases(n_views, z * n_views, n_pad)
-        for i in range(nx):
-            x = np.float32(i)
-            total = np.float32(0.0)
-            for view in range(n_views):
-                across = tan_starts[view] + tan_slopes[view] * x
-                along = along_starts[view] + along_slopes[view] * x
-                column = _clamp(_fan_angle(across, along) * scales[view] + offsets[view], top)
-                weight = np.float32(1.0) / (across * across + along * along)
-                total += weight * _linear(flat, bases[view], column)
-            out[z, j, i] = total
+    block = _rows_per_task(ny * n_slices)
+    n_blocks = (ny + block - 1) // block
+    for task in prange(n_slices * n_blocks):
+        z, first_row, end_row = _task_rows(task, n_blocks, block, ny)
+        out[z, first_row:end_row] = 0.0
+        tan_starts = np.empty(VIEWS_PER_PASS, np.float32)
+        along_starts = np.empty(VIEWS_PER_PASS, np.float32)
+        for first_view in range(0, n_views, VIEWS_PER_PASS):
+            samples, count = _pass_samples(pairs, z, first_view)
+            views = slice(first_view, first_view + count)
+            tan_maps, along_maps = tangent_map[views], along_map[views]
+            view_tan_slopes, view_along_slopes = tan_slopes[views], along_slopes[views]
+            view_scales, view_offsets = scales[views], offsets[views]
+            for j in range(first_row, end_row):
+                _row_starts(tan_maps, j, tan_starts)
+                _row_starts(along_maps, j, along_starts)
+                row = out[z, j]
+                for i in range(nx):
+                    x = np.float32(i)
+                    total = np.float32(0.0)
+                    for view in range(count):
+                        across = tan_starts[view] + view_tan_slopes[view] * x
+                        along = along_starts[view] + view_along_slopes[view] * x
+                        column = _clamp(_fan_angle(across, along) * view_scales[view]
+                                        + view_offsets[view], top)
+                        weight = np.float32(1.0) / (across * across + along * along)
+                        total += weight * _linear_near(samples, view * n_pad, column)
+                    row[i] += total
+
+
+# -- 2D entry points: windows where the CPU has them, gathers elsewhere ---------------------
+
+
+@njit(parallel=True, cache=True)
+def unpack_values(pairs):
+    """The samples of packed pairs (:func:`pack_pairs`): their low halves, as float32."""
+    flat = pairs.reshape(-1)
+    values = np.empty(flat.size, np.float32)
+    for k in prange(flat.size):
+        values[k] = _low(flat[k])
+    return values.reshape(pairs.shape)
+
+
+def _windows():
+    """The window kernels' module, imported when first needed (it imports this one)."""
+    from . import _backproject_windows
+
+    return _backproject_windows
+
+
+def window_rows(padded_length: int) -> bool:
+    """Whether the window kernels run here on rows of ``padded_length`` samples (≥ WINDOW)."""
+    windows = _windows()
+    return windows.WINDOWS and padded_length >= windows.WINDOW
+
+
+def _use_windows(padded_shape) -> bool:
+    return window_rows(padded_shape[-1])
+
+
+def _samples(data) -> np.ndarray:
+    """Float32 padded samples from packed pairs or from float32 samples."""
+    if data.dtype == np.uint64:
+        return unpack_values(data)
+    return np.ascontiguousarray(data, dtype=np.float32)
+
+
+def _pairs(data) -> np.ndarray:
+    """Packed pairs (:func:`pack_pairs`) from float32 samples or from packed pairs."""
+    return data if data.dtype == np.uint64 else pack_pairs(np.ascontiguousarray(data, np.float32))
+
+
+def parallel_2d(pairs, column_map, out):
+    """Parallel beam: padded column = column_map[v] · (j, i, 1).
+
+    ``pairs`` (slices, views, padded columns): packed pairs (:func:`pack_pairs`)
+    or the float32 padded samples; ``out`` (slices, ny, nx) float32 is overwritten.
+    """
+    if _use_windows(pairs.shape):
+        _windows()._parallel_2d_windows(_samples(pairs), column_map, out)
+    else:
+        _parallel_2d_gathers(_pairs(pairs), column_map, out)
+
+
+def fan_flat_2d(pairs, numerator, denominator, out):
+    """Flat-detector fan beam: padded column = num/den, weight 1/den² (den = depth, mm).
+
+    Arrays as in :func:`parallel_2d`.
+    """
+    if _use_windows(pairs.shape):
+        _windows()._fan_flat_2d_windows(_samples(pairs), numerator, denominator, out)
+    else:
+        _fan_flat_2d_gathers(_pairs(pairs), numerator, denominator, out)
+
+
+def fan_curved_2d(pairs, tangent_map, along_map, column_scale, column_offset, out):
+    """Curved-detector fan beam: padded column = atan(t/a)·scale + offset, weight 1/(t² + a²).
+
+    Arrays as in :func:`parallel_2d`.
+    """
+    maps = (tangent_map, along_map, column_scale, column_offset)
+    if _use_windows(pairs.shape):
+        _windows()._fan_curved_2d_windows(_samples(pairs), *maps, out)
+    else:
+        _fan_curved_2d_gathers(_pairs(pairs), *maps, out)
+
+
+def parallel_joseph_2d(shares, ray_starts, column_map, ray_slope, by_rows, out):
+    """Joseph's adjoint for parallel beams, pixel by pixel (x86 with AVX-512 only).
+
+    ``shares`` (slices, views, padded rays) float32: each ray's value times
+    its step length, zero padded like detector rows; ``ray_starts`` (views,
+    padded rays) float32: where each ray crosses plane 0 (the forward
+    projector's p0, see :mod:`._joseph`). A pixel's padded ray coordinate is
+    column_map[v] · (j, i, 1); the two rays around it (rays of a view lie at
+    least a pixel apart on its planes) are sampled on the pixel's plane at
+    ``ray_starts + plane·ray_slope[v]`` (planes are rows where ``by_rows[v]``,
+    else columns) and add their shares times ``max(0, 1 - |distance|)``.
+    ``out`` (slices, ny, nx) is overwritten.
+    """
+    if not _use_windows(shares.shape):
+        raise ValueError("parallel_joseph_2d needs AVX-512 and rows of at least "
+                         f"{_windows().WINDOW} padded rays")
+    _windows()._parallel_joseph_2d_windows(np.ascontiguousarray(shares, np.float32),
+                                np.ascontiguousarray(ray_starts, np.float32), column_map,
+                                ray_slope, by_rows, out)
 
 
 # -- 3D cone beam: (views, padded rows, padded columns) → (nz, ny, nx) ---------------------

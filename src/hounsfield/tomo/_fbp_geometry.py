@@ -13,6 +13,14 @@ in the sense of rotation, so that the conjugate of the ray at view angle β
 and fan angle γ is the ray at β + π + 2γ and fan angle -γ (Parker's
 convention); a detector is flat or a cylinder about the source, perpendicular
 to the central ray (source → rotation axis).
+
+An *offset* ("half-fan") detector reaches farther on one side of the central
+ray than on the other, by more than a column: its rays on the long side have
+no measured conjugate. Wang's redundancy weights (:mod:`.weights`) make its
+projections fall smoothly to zero at the short edge, but their ramp-filtered
+rows do not: they are filtered and backprojected on the detector extended
+with zero columns on its short side to the mirror of the long edge
+(:attr:`CircularScan.extra_columns`).
 """
 
 from __future__ import annotations
@@ -54,6 +62,14 @@ class CircularScan:
         Curved ones: fan angle from the central ray toward +u, radians.
     row_mm : (views, rows) array or None
         Cone beams: row centre height above the source's plane, mm.
+    short_edge_rad : float or None
+        Offset detectors: the fan angle (in the sense of rotation) of the
+        short side's outermost column, the smallest reach over the views;
+        None for a centred detector.
+    extra_columns : (int, int)
+        Zero columns to add before the first and after the last column of
+        each filtered row so that the detector covers the mirror image of
+        its long side ((0, 0) for a centred detector).
     """
 
     geometry: Geometry
@@ -67,10 +83,17 @@ class CircularScan:
     detector_distance_mm: np.ndarray | None = None
     column_mm: np.ndarray | None = None
     row_mm: np.ndarray | None = None
+    short_edge_rad: float | None = None
+    extra_columns: tuple = (0, 0)
 
     @property
     def curved(self) -> bool:
         return bool(self.geometry.curved)
+
+    @property
+    def filtered_columns(self) -> int:
+        """Columns of a filtered row: the detector's, plus the extra ones of an offset detector."""
+        return self.geometry.det_shape[-1] + sum(self.extra_columns)
 
     @property
     def half_fan_rad(self) -> float:
@@ -166,9 +189,54 @@ def _divergent_scan(geometry: Geometry) -> CircularScan:
         distance, column = _flat_columns(geometry, central, to_detector, u_xy, u_length, columns)
         fan = np.arctan2(column, distance[:, None])
     fan_angles = (side * sense)[:, None] * fan
+    short_edge = _short_edge(fan_angles)
+    extra = (0, 0) if short_edge is None else _mirror_columns(column)
     return CircularScan(geometry, "fan" if geometry.ndim == 2 else "cone", angles, steps, arc,
                         fan_angles, float(u_length.mean()), radius, distance, column,
-                        _row_heights(geometry))
+                        _row_heights(geometry), short_edge, extra)
+
+
+def _short_edge(fan_angles: np.ndarray) -> float | None:
+    """Fan angle of an offset detector's short edge, common to all views; None if centred.
+
+    Offset: the rays reach farther on one side of the central ray than on
+    the other by more than one column (a quarter-column shift for denser
+    sampling leaves a detector centred).
+    """
+    if fan_angles.shape[1] < 2:
+        return None
+    low, high = fan_angles.min(axis=1), fan_angles.max(axis=1)
+    column_rad = (high - low) / (fan_angles.shape[1] - 1)
+    excess = high + low  # how much farther the positive side reaches than the negative one
+    if np.all(np.abs(excess) <= column_rad):
+        return None
+    long_side = np.sign(excess)
+    if np.any(long_side != long_side[0]):
+        raise ValueError("the detector offset must keep to one side of the central ray in "
+                         "every view")
+    reach = np.where(long_side > 0, -low, high)  # how far the short side passes the centre
+    if np.any(reach < column_rad):
+        worst = int(np.argmin(reach - column_rad))
+        raise ValueError(
+            f"an offset detector must cover the central ray (source → rotation axis) with at "
+            f"least one column to spare; its columns span fan angles "
+            f"{np.rad2deg(low[worst]):.4g}° to {np.rad2deg(high[worst]):.4g}° in view {worst} "
+            f"(one column ≈ {np.rad2deg(column_rad[worst]):.3g}°): reduce the offset")
+    return float(-long_side[0] * reach.min())
+
+
+def _mirror_columns(column: np.ndarray) -> tuple[int, int]:
+    """Columns to add (before, after) so that every view's detector covers its mirror image.
+
+    ``column`` holds the column coordinates from the central ray (mm on flat
+    detectors, radians on curved ones), increasing with the column index;
+    the conjugate of a ray at coordinate c is at -c.
+    """
+    step = column[:, 1] - column[:, 0]
+    excess = (column[:, 0] + column[:, -1]) / step  # columns by which the ends are off-centre
+    before = int(np.ceil(max(0.0, excess.max()) - 1e-6))
+    after = int(np.ceil(max(0.0, -excess.min()) - 1e-6))
+    return before, after
 
 
 def _row_heights(geometry: Geometry) -> np.ndarray | None:
@@ -188,10 +256,6 @@ def _check_cone_axes(geometry: Geometry) -> None:
         raise ValueError("fdk needs detector columns perpendicular to the rotation (z) axis")
     if np.ptp(geometry.source[:, 2]) > _TOLERANCE * np.linalg.norm(geometry.source[0]):
         raise ValueError("fdk needs a circular source orbit in one plane (no helix)")
-    if geometry.curved:
-        height = geometry.detector[:, 2] - geometry.source[:, 2]
-        if np.any(np.abs(height) > _TOLERANCE * geometry.sdd_mm):
-            raise ValueError("fdk supports curved detectors without a row offset only")
 
 
 def _flat_columns(geometry, central, to_detector, u_xy, u_length, columns):
@@ -245,7 +309,7 @@ def backprojection_maps(scan: CircularScan, grid: ImageGrid) -> dict:
     if grid.ndim != geometry.ndim:
         raise ValueError(f"grid must be {geometry.ndim}D for this geometry, got {grid.ndim}D")
     n_cols = geometry.det_shape[-1]
-    column_shift = (n_cols - 1) / 2 + PAD_BEFORE
+    column_shift = (n_cols - 1) / 2 + PAD_BEFORE + scan.extra_columns[0]
     if scan.beam == "parallel":
         dual = _parallel_dual(geometry)
         rows = _homogeneous_rows(dual, geometry.detector)
@@ -305,10 +369,12 @@ def _curved_maps(scan: CircularScan, to_world: np.ndarray, column_shift: float) 
             "along_map": _homogeneous_rows(along, source) @ to_world,
             "column_scale": column_scale, "column_offset": column_offset}
     if ndim == 3:
+        # A voxel at in-plane distance L from the source and height z above its plane meets
+        # the cylinder at height z·sdd/L, which lies (z·sdd/L - rise)/|v| rows from the centre.
         v_length = np.linalg.norm(geometry.v, axis=1)
         v_unit = geometry.v / v_length[:, None]
+        rise = np.einsum("vi,vi->v", geometry.detector - source, v_unit)
         height = _homogeneous_rows(v_unit * (sdd / v_length)[:, None], source)
         maps["height_map"] = height @ to_world
-        maps["row_offset"] = np.full(geometry.n_views, (geometry.det_shape[0] - 1) / 2
-                                     + PAD_BEFORE)
+        maps["row_offset"] = (geometry.det_shape[0] - 1) / 2 + PAD_BEFORE - rise / v_length
     return maps

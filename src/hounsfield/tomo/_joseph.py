@@ -17,7 +17,13 @@ Parallel layout and memory, beyond the caller's arrays:
 * 2D adjoint: the image is held twice, as rows along y and rows along x, so
   that every sample of a ray lies in the row of its plane; threads own
   disjoint chunks of planes, and the two arrays are added at the end
-  (two padded images of scratch).
+  (two padded images of scratch). A ray's sample floors and fractions are
+  computed first for the whole ray (vectorised), then scattered.
+* 2D adjoint of parallel beams on x86 CPUs with AVX-512, when the rays of a
+  view lie at least a pixel apart on its planes: pixel by pixel instead
+  (:func:`adjoint_2d_pixels`), each pixel summing the two nearest rays of
+  every view, sampled exactly where the forward projector samples them
+  (scratch: the padded ray shares and crossing points, views × columns).
 * stack and 3D adjoints split the *image* into slabs along array axis 0 and
   run even slabs, then odd slabs, in parallel. Each slab task walks every
   ray but scatters only the samples whose axis-0 coordinate falls in its
@@ -55,9 +61,11 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from . import _backproject_kernels
+
 #: Rows of the per-view vector array ``vectors[view, row, axis]``.
-SOURCE, DETECTOR, U, V, ARC_ALONG, ARC_TANGENT = range(6)
-N_VECTOR_ROWS = 6
+SOURCE, DETECTOR, U, V, ARC_ALONG, ARC_TANGENT, ARC_RISE = range(7)
+N_VECTOR_ROWS = 7
 
 #: A finite stand-in for infinity: fastmath kernels must never see inf.
 BIG = 1e30
@@ -84,7 +92,8 @@ def detector_pixel_2d(vectors, gamma_step, view, col, n_cols, curved):
 @njit(cache=True)
 def _pixel_component(vectors, view, axis, row_offset, col_offset, cos_g, sin_g, curved):
     if curved:
-        value = (vectors[view, SOURCE, axis] + cos_g * vectors[view, ARC_ALONG, axis]
+        value = (vectors[view, SOURCE, axis] + vectors[view, ARC_RISE, axis]
+                 + cos_g * vectors[view, ARC_ALONG, axis]
                  + sin_g * vectors[view, ARC_TANGENT, axis])
     else:
         value = vectors[view, DETECTOR, axis] + col_offset * vectors[view, U, axis]
@@ -286,15 +295,24 @@ def _row_sum(flat, p0, slope, row_length, k_first, k_last):
 
 
 @njit(fastmath=True, cache=True)
-def _row_spread(flat, p0, slope, row_length, k_first, k_last, share):
-    """The transpose of :func:`_row_sum`: add ``share`` times each sample's weights."""
+def _row_spread(flat, p0, slope, row_length, k_first, k_last, share, floors, fracs):
+    """The transpose of :func:`_row_sum`: add ``share`` times each sample's weights.
+
+    Two passes: the samples' floors and fractions first, into the scratch
+    arrays ``floors`` and ``fracs`` (a loop that vectorises), then the
+    scattered adds, which then need no float-to-integer conversions (the
+    bottleneck of a single pass).
+    """
     start, step, share = np.float32(p0), np.float32(slope), np.float32(share)
-    row, row_step = np.uint64((k_first + 1) * row_length), np.uint64(row_length)
-    for k in range(k_first, k_last + 1):
-        p = start + np.float32(k) * step
+    for t in range(k_last - k_first + 1):
+        p = start + np.float32(k_first + t) * step
         i = np.int32(p)
-        part = share * (p - np.float32(i))
-        index = row + np.uint64(i)
+        floors[t] = i
+        fracs[t] = p - np.float32(i)
+    row, row_step = np.uint64((k_first + 1) * row_length), np.uint64(row_length)
+    for t in range(k_last - k_first + 1):
+        part = share * fracs[t]
+        index = row + np.uint64(floors[t])
         flat[index] += share - part
         flat[index + np.uint64(1)] += part
         row += row_step
@@ -408,10 +426,108 @@ def forward_2d(rows_y, rows_x, vectors, gamma_step, metric, is_cone, curved, out
             out[view, col] = np.float32(weight) * total
 
 
-@njit(parallel=True, fastmath=True, cache=True)
 def adjoint_2d(projections, vectors, gamma_step, metric, is_cone, curved, n_chunks, rows_y,
                rows_x):
     """Add Aᵀ ``projections`` into zeroed ``rows_y`` and ``rows_x`` (sum them afterwards).
+
+    Parallel beams whose rays lie at least a pixel apart on the planes they
+    are sampled on are backprojected pixel by pixel where the CPU allows
+    (:func:`adjoint_2d_pixels`, all into ``rows_y``); other scans ray by ray
+    (:func:`adjoint_2d_rays`).
+    """
+    n_cols = projections.shape[1]
+    plan = None if is_cone or curved else parallel_pixel_plan(vectors, metric, n_cols)
+    if plan is None or not _backproject_kernels.window_rows(n_cols + PAD_BEFORE + PAD_AFTER):
+        adjoint_2d_rays(projections, vectors, gamma_step, metric, is_cone, curved, n_chunks,
+                        rows_y, rows_x)
+        return
+    adjoint_2d_pixels(projections, vectors, plan, rows_y)
+
+
+def adjoint_2d_pixels(projections, vectors, plan, rows_y):
+    """Aᵀ ``projections`` of a parallel beam into zeroed ``rows_y``, pixel by pixel.
+
+    Each pixel takes the share of the two rays of every view that pass
+    within a pixel of it on its plane; their samples are placed as
+    :func:`setup_2d` and the forward kernels place them (same float32
+    arithmetic from the same start), so the result is the exact transpose
+    of :func:`forward_2d` up to the order of the sums.
+    """
+    column_map, ray_slope, by_rows, weight = plan
+    n_views, n_cols = projections.shape
+    padded = PAD_BEFORE + n_cols + PAD_AFTER
+    shares = np.zeros((1, n_views, padded), np.float32)
+    shares[0, :, PAD_BEFORE:-PAD_AFTER] = weight[:, None] * projections
+    ray_starts = np.zeros((n_views, padded), np.float32)
+    parallel_ray_starts(vectors, by_rows, ray_starts)
+    interior = rows_y[None, PAD_BEFORE:-PAD_AFTER, PAD_BEFORE:-PAD_AFTER]
+    _backproject_kernels.parallel_joseph_2d(shares, ray_starts, column_map, ray_slope, by_rows,
+                                            interior)
+
+
+def parallel_pixel_plan(vectors, metric, n_cols):
+    """Per-view facts for backprojecting a parallel beam pixel by pixel, or None.
+
+    On the planes of its driving axis a (rows for a = 0, columns for a = 1),
+    the ray through detector column c of a view meets plane k at padded
+    coordinate ``p0 + c·Δ + k·slope`` (:func:`setup_2d`), and Joseph's
+    adjoint gives pixel m of that plane the ray's share times
+    ``max(0, 1 - |m - p|)``. Inverting, the pixel lies at ray coordinate
+    ``(m - p0 - k·slope) / Δ``, an affine map of its indices; when
+    ``|Δ| ≥ 1`` for every view, the two rays around that coordinate are
+    the only ones that reach the pixel.
+
+    Returns ``(column_map, ray_slope, by_rows, weight)``: maps (views, 3)
+    from (j, i, 1) to the ray coordinate padded by one, the rays' float32
+    slope as the forward kernels use it, whether each view's planes are
+    rows, and the step length of its rays (mm); None when some view's rays
+    are closer than a pixel (or the detector is parallel to the rays).
+    """
+    e, detector, u = vectors[:, SOURCE], vectors[:, DETECTOR], vectors[:, U]
+    by_rows = np.abs(e[:, 0]) >= np.abs(e[:, 1])  # driving axis 0, as setup_2d decides
+    a, b = np.where(by_rows, 0, 1), np.where(by_rows, 1, 0)
+    views = np.arange(len(e))
+    slope = e[views, b] / e[views, a]
+    delta = u[views, b] - u[views, a] * slope
+    if not np.all(np.abs(delta) >= 1.0 - 1e-6):  # a third ray would add at most 1e-6 of its share
+        return None
+    first_ray = detector[views, b] - detector[views, a] * slope + 1.0 - 0.5 * (n_cols - 1) * delta
+    along, across = 1.0 / delta, -slope / delta  # per unit of the plane's axis, of its index
+    column_map = np.empty((len(e), 3))
+    column_map[:, 0] = np.where(by_rows, across, along)
+    column_map[:, 1] = np.where(by_rows, along, across)
+    column_map[:, 2] = (1.0 - first_ray) / delta + 1.0
+    length = np.sqrt(np.einsum("vi,ij,vj->v", e, metric, e))
+    return column_map, slope.astype(np.float32), by_rows, length / np.abs(e[views, a])
+
+
+@njit(cache=True)
+def parallel_ray_starts(vectors, by_rows, out):
+    """p0 of :func:`setup_2d` for every ray of a parallel beam, as float32 in ``out[:, 1:-2]``.
+
+    The same float64 operations as :func:`detector_pixel_2d` and
+    :func:`setup_2d` (flat detectors), so that the pixel-driven adjoint
+    samples each ray where the forward does.
+    """
+    n_cols = out.shape[1] - PAD_BEFORE - PAD_AFTER
+    middle = 0.5 * (n_cols - 1)
+    for view in range(out.shape[0]):
+        a = 0 if by_rows[view] else 1
+        b = 1 - a
+        slope = vectors[view, SOURCE, b] / vectors[view, SOURCE, a]
+        detector_a, detector_b = vectors[view, DETECTOR, a], vectors[view, DETECTOR, b]
+        u_a, u_b = vectors[view, U, a], vectors[view, U, b]
+        row = out[view, PAD_BEFORE:]
+        for col in range(n_cols):
+            offset = col - middle  # as detector_pixel_2d
+            start_a, start_b = detector_a + offset * u_a, detector_b + offset * u_b
+            row[col] = start_b - start_a * slope + 1.0
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def adjoint_2d_rays(projections, vectors, gamma_step, metric, is_cone, curved, n_chunks, rows_y,
+                    rows_x):
+    """:func:`adjoint_2d` ray by ray, for any scan.
 
     Task c owns the c-th chunk of planes (rows) of both arrays and walks
     every ray, spreading only its samples on those planes.
@@ -420,6 +536,8 @@ def adjoint_2d(projections, vectors, gamma_step, metric, is_cone, curved, n_chun
     n_y, n_x = rows_y.shape[0] - 3, rows_y.shape[1] - 3
     flat_y, flat_x = rows_y.reshape(-1), rows_x.reshape(-1)
     for chunk in prange(n_chunks):
+        floors = np.empty(max(n_y, n_x), np.int32)
+        fracs = np.empty(max(n_y, n_x), np.float32)
         for view in range(n_views):
             for col in range(n_cols):
                 value = projections[view, col]
@@ -434,10 +552,10 @@ def adjoint_2d(projections, vectors, gamma_step, metric, is_cone, curved, n_chun
                 k_last = min(k_last, (chunk + 1) * n_planes // n_chunks - 1)
                 if axis == 0:
                     _row_spread(flat_y, p0, slope, rows_y.shape[1], k_first, k_last,
-                                weight * value)
+                                weight * value, floors, fracs)
                 else:
                     _row_spread(flat_x, p0, slope, rows_x.shape[1], k_first, k_last,
-                                weight * value)
+                                weight * value, floors, fracs)
 
 
 # -- 2D scan of a stack of slices (slices innermost) --------------------------------------

@@ -3,10 +3,14 @@
 Both follow the same three steps (formulas in :mod:`.weights`):
 
 1. weight each projection: redundancy (1 for a parallel half turn, 1/2 for a
-   full turn, Parker's weights for short scans) times the cosine of the ray
-   to the central ray (fan and cone beams);
+   full turn, Parker's weights for short scans, Wang's weights for a full
+   turn of an offset "half-fan" detector) times the cosine of the ray to the
+   central ray (fan and cone beams);
 2. filter every detector row with the discrete ramp of :mod:`.filters`
-   (optionally windowed, zero padded to the next power of two ≥ 2·columns);
+   (optionally windowed, zero padded to a fast FFT length ≥ 2·columns - 1;
+   an offset detector's rows first get zero columns on the short side, out
+   to the mirror of the long edge, so that the filtered rows reach every
+   voxel);
 3. backproject with the voxel-driven kernels of :mod:`._backproject_kernels`
    (linear interpolation on the detector, bilinear in 3D), weighting each view
    by its angular step and, for divergent beams, the distance weight.
@@ -51,7 +55,13 @@ def fbp(sinogram, geometry: Geometry, shape, spacing_mm=None, filter: str = "ram
         ``geometry.projection_shape``; a stack is reconstructed slice by slice.
     geometry : Geometry
         A 2D circular scan: :func:`.parallel_beam`, :func:`.fan_beam` or the
-        same from per-view vectors. Detector offsets are honoured.
+        same from per-view vectors. Detector offsets are honoured. A fan
+        beam whose detector reaches farther on one side of the central ray
+        than on the other by more than one column (an offset or "half-fan"
+        detector, which can cover nearly twice the field of view) needs a
+        full turn and at least one column beyond the central ray on its
+        short side; it gets Wang's redundancy weights
+        (:func:`.weights.offset_detector_weights`).
     shape : (ny, nx), (nz, ny, nx), ImageGrid or Volume
         The image grid. An array shape is centred on the rotation axis; a
         Volume (axial) is reconstructed on its own grid, one slice per sinogram.
@@ -63,7 +73,7 @@ def fbp(sinogram, geometry: Geometry, shape, spacing_mm=None, filter: str = "ram
     cutoff : float
         Frequency cut-off as a fraction of the detector's Nyquist frequency, in (0, 1].
     padding : bool
-        Zero-pad each row to the next power of two ≥ 2·n_det before filtering
+        Zero-pad each row to a fast FFT length ≥ 2·n_det - 1 before filtering
         (avoids the wrap-around of circular convolution).
     hu : bool
         Return Hounsfield units ``1000 (μ / mu_water_per_mm - 1)`` instead of μ.
@@ -71,6 +81,7 @@ def fbp(sinogram, geometry: Geometry, shape, spacing_mm=None, filter: str = "ram
         None: Parker weights when the views span less than 360° (they must
         span at least 180° plus the full fan angle); True: Parker weights
         always; False: require a full turn (a half turn for parallel beams).
+        Offset detectors take None or False and a full turn.
     mu_water_per_mm : float, optional
         μ of water for ``hu=True``, 1/mm. Default
         :data:`hounsfield.data.shepp_logan.MU_WATER_PER_MM` (0.0194, about 70 keV).
@@ -114,7 +125,10 @@ def fdk(projections, geometry: Geometry, shape, spacing_mm=None, filter: str = "
     projections : array (views, rows, cols)
         Line integrals laid out as ``geometry.projection_shape``.
     geometry : Geometry
-        A circular cone beam about the z axis (:func:`.cone_beam`), rows along z.
+        A circular cone beam about the z axis (:func:`.cone_beam`), rows along
+        z, with any row and column offsets (flat or curved detector). An
+        offset ("half-fan") detector is weighted as in :func:`fbp`, column by
+        column.
     shape : (nz, ny, nx), ImageGrid or Volume
         The volume grid; an array shape is centred on the rotation axis's
         centre point (the source's plane is z = 0 for :func:`.cone_beam`).
@@ -284,10 +298,11 @@ def _filtered_2d(stack, scan: CircularScan, filter, cutoff, padding, short_scan)
     options = _filter_options(scan, filter, cutoff, padding)  # validates before the work
     weights = (redundancy_weights(scan, short_scan) * cosine_weights(scan)).astype(np.float32)
     scales = view_scales(scan).astype(np.float32)[:, None]
-    n_slices, n_views, n_det = stack.shape
-    pairs = np.empty((n_slices, n_views, n_det + PAD_BEFORE + PAD_AFTER), np.uint64)
+    n_slices, n_views = stack.shape[:2]
+    n_cols = scan.filtered_columns
+    pairs = np.empty((n_slices, n_views, n_cols + PAD_BEFORE + PAD_AFTER), np.uint64)
     for z in range(n_slices):
-        filtered = ramp_filter(stack[z] * weights, **options, workers=-1)
+        filtered = ramp_filter(_extended(stack[z] * weights, scan), **options, workers=-1)
         pairs[z] = _packed(filtered * scales, detector_axes=1)
     return pairs
 
@@ -298,20 +313,35 @@ def _filtered_3d(projections, scan: CircularScan, filter, cutoff, padding,
     options = _filter_options(scan, filter, cutoff, padding)
     redundancy = redundancy_weights(scan, short_scan)
     scales = view_scales(scan)
-    n_views, n_rows, n_cols = projections.shape
+    n_views, n_rows = projections.shape[:2]
+    n_cols = scan.filtered_columns
     pad = PAD_BEFORE + PAD_AFTER
     if (n_rows + pad) * (n_cols + pad) >= MAX_VIEW_SAMPLES:
-        raise ValueError(f"projections of {n_rows} × {n_cols} pixels are too large for fdk "
-                         f"(at most {MAX_VIEW_SAMPLES - 1} padded pixels per view); bin them")
+        raise ValueError(f"projections of {n_rows} × {n_cols} pixels (with the columns that "
+                         f"mirror an offset detector) are too large for fdk (at most "
+                         f"{MAX_VIEW_SAMPLES - 1} padded pixels per view); bin them")
     pairs = np.empty((n_views, n_rows + pad, n_cols + pad), np.uint64)
     for start in range(0, n_views, _VIEWS_PER_CHUNK):
         views = slice(start, start + _VIEWS_PER_CHUNK)
         weights = cosine_weights(scan, views) * redundancy[views][:, None, :]
         weights *= scales[views][:, None, None]
-        filtered = ramp_filter(projections[views] * weights.astype(np.float32), **options,
-                               workers=-1)
+        weighted = _extended(projections[views] * weights.astype(np.float32), scan)
+        filtered = ramp_filter(weighted, **options, workers=-1)
         pairs[views] = _packed(filtered, detector_axes=2)
     return pairs
+
+
+def _extended(rows: np.ndarray, scan: CircularScan) -> np.ndarray:
+    """Weighted rows with the zero columns that mirror an offset detector's long side.
+
+    Wang's weights take an offset detector's projections to zero at its
+    short edge; their ramp-filtered rows are not zero beyond it, and voxels
+    that project there in a view need those values. A centred detector's
+    rows are returned as they are.
+    """
+    if scan.extra_columns == (0, 0):
+        return rows
+    return np.pad(rows, [(0, 0)] * (rows.ndim - 1) + [scan.extra_columns])
 
 
 # -- backprojection ------------------------------------------------------------------------

@@ -16,9 +16,11 @@ Curved (equiangular) detectors filter in the fan angle γ with pitch
 ``h[n] (n α / sin(n α))²``, here expressed per millimetre of arc so that flat
 and curved filters share units.
 
-Projections are zero padded before the FFT, by default to the next power of
-two at least twice the detector length: the circular convolution of the FFT
-then equals the linear convolution with the kernel over the whole detector.
+Projections are zero padded before the FFT, by default to at least 2·n - 1
+samples for n detector columns: the circular convolution of the FFT then
+equals the linear convolution with the kernel over the whole detector. The
+length is the next one that scipy's FFT factors into 2, 3 and 5 (1458 for 729
+columns), not the next power of two: as exact for the ramp, and faster.
 """
 
 from __future__ import annotations
@@ -31,24 +33,26 @@ __all__ = ["FILTERS", "filter_response", "ramp_filter", "padded_length"]
 #: The apodisation windows on top of the ramp, by name.
 FILTERS = ("ramp", "shepp-logan", "cosine", "hamming", "hann")
 
-#: Projections are filtered this many rows at a time (bounds the FFT's scratch memory).
-_ROWS_PER_CHUNK = 8192
+#: Padded samples filtered at a time: 1 MB of float32, so that the FFT's input and output
+#: stay in cache and their memory is reused from chunk to chunk (fresh memory costs a page
+#: fault per 4 kB, about as much as the FFT itself).
+_CHUNK_SAMPLES = 1 << 18
 
 
 def padded_length(n_det: int, padding: bool = True) -> int:
-    """FFT length for ``n_det`` detector columns: the next power of two ≥ 2·n_det, or n_det.
+    """FFT length for ``n_det`` detector columns: the next fast length ≥ 2·n_det - 1, or n_det.
 
     >>> padded_length(729), padded_length(512), padded_length(729, padding=False)
-    (2048, 1024, 729)
+    (1458, 1024, 729)
     """
     if not padding:
         return int(n_det)
-    return 1 << int(np.ceil(np.log2(2 * n_det)))
+    return scipy.fft.next_fast_len(2 * int(n_det) - 1, real=True)
 
 
 def _spatial_ramp(length: int, pitch_mm: float, arc_radius_mm: float | None) -> np.ndarray:
     """The discrete ramp kernel times the pitch, τ·h[n], laid out circularly over ``length``."""
-    n = np.fft.fftfreq(length, d=1.0 / length)  # 0, 1, ..., -1 as floats
+    n = np.rint(np.fft.fftfreq(length) * length)  # 0, 1, ..., -1: whole numbers as floats
     kernel = np.zeros(length)
     odd = (np.abs(n) % 2) == 1
     kernel[n == 0] = 0.25 / pitch_mm
@@ -97,7 +101,7 @@ def filter_response(n_det: int, pitch_mm: float, filter: str = "ramp", cutoff: f
     cutoff : float
         Frequency above which the response is zero, as a fraction of Nyquist.
     padding : bool
-        Zero-pad to the next power of two ≥ 2·n_det (see :func:`padded_length`).
+        Zero-pad to a fast FFT length ≥ 2·n_det - 1 (see :func:`padded_length`).
     arc_radius_mm : float, optional
         Radius of a curved detector's arc (its source–detector distance).
 
@@ -156,10 +160,14 @@ def ramp_filter(projections, pitch_mm: float, filter: str = "ramp", cutoff: floa
     length = padded_length(n_det, padding)
     rows = data.reshape(-1, n_det)
     out = np.empty(rows.shape, np.float32)
-    for start in range(0, rows.shape[0], _ROWS_PER_CHUNK):
-        chunk = rows[start:start + _ROWS_PER_CHUNK]
-        spectrum = scipy.fft.rfft(chunk, n=length, axis=-1, workers=workers)
+    per_chunk = max(1, _CHUNK_SAMPLES // length)
+    # Zero padded here: scipy.fft pads a short input several times slower than the FFT takes.
+    padded = np.zeros((min(rows.shape[0], per_chunk), length), np.float32)
+    for start in range(0, rows.shape[0], per_chunk):
+        chunk = rows[start:start + per_chunk]
+        padded[:len(chunk), :n_det] = chunk
+        spectrum = scipy.fft.rfft(padded[:len(chunk)], axis=-1, workers=workers)
         spectrum *= response
-        out[start:start + _ROWS_PER_CHUNK] = scipy.fft.irfft(
+        out[start:start + len(chunk)] = scipy.fft.irfft(
             spectrum, n=length, axis=-1, workers=workers)[:, :n_det]
     return out.reshape(data.shape)

@@ -14,7 +14,9 @@ This is ASTRA's "vec" geometry. Detector pixel ``(row r, column c)`` is
 centred at ``detector + (c - (n_cols-1)/2) u + (r - (n_rows-1)/2) v``. A
 curved (cylindrical) detector keeps ``detector`` and ``u`` as the centre and
 tangent of the arc about the source: column c lies at fan angle
-``(c - (n_cols-1)/2) |u| / sdd`` from the central ray.
+``(c - (n_cols-1)/2) |u| / sdd`` from the central ray. In 3D the cylinder's
+axis is the line through the source along ``v``; a detector centre off the
+source's plane (a row offset) lifts the whole cylinder along that axis.
 
 Constructors follow one convention: at angle θ the parallel rays travel along
 ``(-sin θ, cos θ)`` and the detector axis is ``(cos θ, sin θ)``, so that a
@@ -124,12 +126,6 @@ class Geometry:
                 raise ValueError("a parallel beam has no curved detector")
         if self.curved and self.sdd_mm is None:
             raise ValueError("a curved detector needs sdd_mm, the radius of its arc")
-        if self.curved and ndim == 3:
-            rise = np.einsum("ij,ij->i", self.detector - self.source, self.v)
-            if np.any(np.abs(rise) > 1e-9 * np.linalg.norm(self.v, axis=1) ** 2):
-                raise ValueError("a curved detector's centre must lie in the source's plane "
-                                 "(no row offset): its arc turns about the row axis through "
-                                 "the source")
         if self.angles_rad is not None:
             angles = np.asarray(self.angles_rad, dtype=float).reshape(-1)
             if angles.shape != (n_views,):
@@ -196,17 +192,35 @@ class Geometry:
             points = points[:, None, :, :] + row_steps
         return points if view is None else points[0]
 
+    def arc_rise(self, views: slice = slice(None)) -> np.ndarray:
+        """Lift of the detector centre along ``v`` off the source's plane: (views, ndim), mm.
+
+        The source's plane is the one through the source perpendicular to
+        ``v``; a curved detector's arc lies this far above it. Zeros in 2D.
+
+        >>> g = cone_beam(4, (8, 16), 2.0, sod_mm=100, sdd_mm=200, offsets=(0.0, 3.0),
+        ...               curved=True)
+        >>> g.arc_rise()[0].tolist()
+        [0.0, 0.0, 3.0]
+        """
+        central = self.detector[views] - self.source[views]
+        if self.v is None:
+            return np.zeros_like(central)
+        v_unit = self.v[views] / np.linalg.norm(self.v[views], axis=1, keepdims=True)
+        return np.einsum("ij,ij->i", central, v_unit)[:, None] * v_unit
+
     def _arc_points(self, views: slice, columns: np.ndarray) -> np.ndarray:
-        source, centre, u = self.source[views], self.detector[views], self.u[views]
+        source, u = self.source[views], self.u[views]
         du = np.linalg.norm(u, axis=1, keepdims=True)
         gamma = columns[None, :] * du / self.sdd_mm
-        central = centre - source
+        rise = self.arc_rise(views)
+        central = self.detector[views] - source - rise
         radius = np.linalg.norm(central, axis=1, keepdims=True)
         along = central / radius
         tangent = u / du
         arc = (np.cos(gamma)[..., None] * along[:, None, :]
                + np.sin(gamma)[..., None] * tangent[:, None, :])
-        return source[:, None, :] + radius[:, None, :] * arc
+        return (source + rise)[:, None, :] + radius[:, None, :] * arc
 
     def rays(self) -> tuple[np.ndarray, np.ndarray]:
         """(starts, directions) of every ray, each of shape (*projection_shape, ndim).
@@ -359,8 +373,8 @@ def cone_beam(n_angles: int, det_shape, det_spacing_mm, sod_mm: float, sdd_mm: f
     det_shape : (n_rows, n_cols)
     det_spacing_mm : float or (row, column) pitch in mm
     offsets : (column, row) detector shifts in mm, along u and v (the column
-        shift of a curved detector is an arc length along its arc; a curved
-        detector takes no row shift)
+        shift of a curved detector is an arc length along its arc; its row
+        shift lifts the cylinder along the rotation axis)
 
     >>> g = cone_beam(360, (256, 256), 1.5, sod_mm=750, sdd_mm=1200)
     >>> g.projection_shape

@@ -35,7 +35,7 @@ from numba import get_num_threads
 
 from ..volume import Volume
 from . import _joseph
-from ._joseph import ARC_ALONG, ARC_TANGENT, BIG, DETECTOR, N_VECTOR_ROWS, SOURCE, U, V
+from ._joseph import ARC_ALONG, ARC_RISE, ARC_TANGENT, BIG, DETECTOR, N_VECTOR_ROWS, SOURCE, U, V
 from .geometry import Geometry
 from .grid import ImageGrid
 
@@ -313,10 +313,12 @@ def _index_space_vectors(geometry: Geometry, grid: ImageGrid) -> tuple[np.ndarra
         vectors[:, V] = geometry.v @ linear.T
     gamma_step = np.zeros(geometry.n_views)
     if geometry.curved:
-        # The arc of radius |detector - source| about the source (as Geometry.pixel_centers).
-        central = geometry.detector - geometry.source
+        # The arc about the source, lifted along v by the row offset (as Geometry.pixel_centers).
+        rise = geometry.arc_rise()
+        central = geometry.detector - geometry.source - rise
         radius = np.linalg.norm(central, axis=1, keepdims=True)
         u_length = np.linalg.norm(geometry.u, axis=1, keepdims=True)
+        vectors[:, ARC_RISE] = rise @ linear.T
         vectors[:, ARC_ALONG] = central @ linear.T
         vectors[:, ARC_TANGENT] = (radius * geometry.u / u_length) @ linear.T
         gamma_step = u_length[:, 0] / geometry.sdd_mm

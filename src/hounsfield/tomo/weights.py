@@ -18,7 +18,10 @@ Feldkamp, Davis & Kress 1984)
 
 ``τ h ⊛`` is the discrete ramp convolution of :func:`.filters.ramp_filter`.
 The redundancy weight w is 1 for a parallel half turn, 1/2 for full turns
-(each line is measured twice), and Parker's weights for short scans.
+(each line is measured twice), Parker's weights for short scans, and Wang's
+weights for full turns of an offset ("half-fan") detector, whose rays on the
+long side are measured once only. In every case the weights of a ray and of
+its conjugate sum to one.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ import numpy as np
 
 from ._fbp_geometry import CircularScan
 
-__all__ = ["parker_weights", "redundancy_weights", "cosine_weights", "view_scales"]
+__all__ = ["parker_weights", "offset_detector_weights", "redundancy_weights", "cosine_weights",
+           "view_scales"]
 
 #: Angular tolerance (rad) of "a full turn", "a half turn" and "enough for a short scan".
 ARC_TOLERANCE_RAD = 1e-5
@@ -74,6 +78,41 @@ def parker_weights(beta_rad, gamma_rad, arc_rad: float) -> np.ndarray:
     return np.where(outside, 0.0, weights)
 
 
+def offset_detector_weights(gamma_rad, short_edge_rad: float) -> np.ndarray:
+    """Wang's redundancy weights of a full turn with an offset ("half-fan") detector.
+
+    G. Wang, "X-ray micro-CT with a displaced detector array", Med. Phys.
+    29(8):1634–1636, 2002. The detector reaches from the fan angle
+    ``short_edge_rad`` on its short side, just past the central ray, to far
+    out on the other side. Rays with |γ| ≤ |short_edge_rad| are measured
+    twice per turn (their conjugates, at -γ, are on the detector too) and
+    share the weight smoothly,
+    ``w(γ) = sin²(π/4 · (1 - γ / short_edge_rad)) = (1 - sin(π/2 · γ / short_edge_rad)) / 2``;
+    rays beyond, on the long side, are measured once and weigh 1. So
+    ``w(γ) + w(-γ) = 1``: these weights replace the 1/2 of a centred
+    detector's full turn (Wang's 0…2 weights times that 1/2).
+
+    Parameters
+    ----------
+    gamma_rad : array
+        Fan angles of the rays, in the sense of rotation.
+    short_edge_rad : float
+        Fan angle of the short side's outermost column (non-zero; its sign
+        tells the short side). The weight is 0 there.
+
+    Examples
+    --------
+    >>> gamma = np.array([-0.1, -0.05, 0.0, 0.05, 0.1, 0.3])
+    >>> offset_detector_weights(gamma, -0.1).round(3).tolist()
+    [0.0, 0.146, 0.5, 0.854, 1.0, 1.0]
+    """
+    edge = float(short_edge_rad)
+    if not np.isfinite(edge) or edge == 0.0:
+        raise ValueError(f"short_edge_rad must be a finite non-zero fan angle, got {edge!r}")
+    ratio = np.clip(np.asarray(gamma_rad, dtype=float) / edge, -1.0, 1.0)
+    return np.sin(np.pi / 4 * (1.0 - ratio)) ** 2
+
+
 def redundancy_weights(scan: CircularScan, short_scan: bool | None = None) -> np.ndarray:
     """Weight (views, cols) of every ray for the number of times its line was measured.
 
@@ -85,11 +124,20 @@ def redundancy_weights(scan: CircularScan, short_scan: bool | None = None) -> np
         weights whatever the arc. False: insist on a full turn (or, for
         parallel beams, a half turn).
 
+    Returns
+    -------
+    ndarray (views, cols)
+        1/2 for a full turn of a centred detector, Wang's weights
+        (:func:`offset_detector_weights`) for a full turn of an offset one
+        (``scan.short_edge_rad`` set), Parker's for short scans, 1 for a
+        parallel half turn.
+
     Raises
     ------
     ValueError
         When the views span more than 360°, or less than 180° plus the full
-        fan angle, or ``short_scan=False`` with a partial arc.
+        fan angle, or ``short_scan=False`` with a partial arc, or an offset
+        detector is given less than a full turn (or ``short_scan=True``).
     """
     arc, n_views = scan.arc_rad, len(scan.angles_rad)
     degrees = np.rad2deg(arc)
@@ -97,6 +145,12 @@ def redundancy_weights(scan: CircularScan, short_scan: bool | None = None) -> np
         raise ValueError(f"views span {degrees:.6g}°, more than 360°; drop the overscan views")
     minimum = np.pi + 2 * scan.half_fan_rad
     full_turn = arc >= 2 * np.pi - ARC_TOLERANCE_RAD
+    if scan.short_edge_rad is not None:
+        if not full_turn or short_scan:
+            raise ValueError(f"an offset (half-fan) detector needs a full turn of views and "
+                             f"short_scan=None or False, got an arc of {degrees:.6g}° and "
+                             f"short_scan={short_scan!r}")
+        return offset_detector_weights(scan.fan_angles_rad, scan.short_edge_rad)
     half_turn = scan.beam == "parallel" and abs(arc - np.pi) <= ARC_TOLERANCE_RAD
     shape = scan.fan_angles_rad.shape
     if short_scan is False and not (full_turn or half_turn):
