@@ -22,6 +22,7 @@ from hounsfield.io import read, write
 from hounsfield.io.dicom import write_dicom_series
 
 SHAPE, SPACING_MM = (40, 48, 48), (7.5, 6.25, 6.25)
+SLOW_STRUCTURES = "body,lungs,tissues"
 
 
 def _phantom(seed: int):
@@ -37,6 +38,17 @@ def inputs(tmp_path_factory) -> Path:
     return folder
 
 
+@pytest.fixture(scope="module")
+def slow_inputs(tmp_path_factory) -> Path:
+    """Six cases that take long enough (about a second each) for Ctrl-C to find one running."""
+    folder = tmp_path_factory.mktemp("batch_cli_slow_inputs")
+    for seed in range(6):
+        ct, _ = thorax_phantom(shape=(48, 160, 160), spacing_mm=(6.25, 1.875, 1.875),
+                               noise_hu=5.0, seed=seed)
+        write(ct, folder / f"case{seed}.nii.gz")
+    return folder
+
+
 def _label_names(case_dir: Path) -> set[str]:
     return {entry["name"] for entry in json.loads((case_dir / "labels.json").read_text())}
 
@@ -45,9 +57,9 @@ def _labels(case_dir: Path) -> np.ndarray:
     return read(case_dir / "labels.nii.gz").array
 
 
-def _driver(inputs: Path, out: Path) -> subprocess.Popen:
+def _driver(inputs: Path, out: Path, structures: str = "body,lungs") -> subprocess.Popen:
     command = [sys.executable, "-m", "hounsfield", "batch", "segment", str(inputs), "-o",
-               str(out), "--workers", "1", "--no-progress", "--structures", "body,lungs"]
+               str(out), "--workers", "1", "--no-progress", "--structures", structures]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             start_new_session=True)
 
@@ -72,9 +84,9 @@ def _counts(ledger_path: Path) -> dict[str, int]:
 
 
 @pytest.mark.slow
-def test_ctrl_c_puts_running_cases_back_and_the_next_run_resumes(inputs, tmp_path):
+def test_ctrl_c_puts_running_cases_back_and_the_next_run_resumes(slow_inputs, tmp_path):
     out, ledger_path = tmp_path / "out", tmp_path / "out" / "ledger.sqlite"
-    driver = _driver(inputs, out)
+    driver = _driver(slow_inputs, out, SLOW_STRUCTURES)
     _wait_for(lambda: _counts(ledger_path).get("done", 0) >= 1
               and _counts(ledger_path).get("running", 0) == 1)
     os.killpg(driver.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends
@@ -86,10 +98,10 @@ def test_ctrl_c_puts_running_cases_back_and_the_next_run_resumes(inputs, tmp_pat
     assert 1 <= statuses.count("done") < len(rows)
     _check_done_outputs(out, rows)  # a case moved in but not yet recorded simply runs again
     assert not list((out / "cases").glob(".tmp-*"))
-    resumed = _driver(inputs, out)
+    resumed = _driver(slow_inputs, out, SLOW_STRUCTURES)
     assert resumed.wait(timeout=120) == 0
     counts = _counts(ledger_path)
-    assert counts["done"] + counts["skipped"] == 4 and counts["skipped"] == statuses.count("done")
+    assert counts["done"] + counts["skipped"] == 6 and counts["skipped"] == statuses.count("done")
     _check_done_outputs(out, Ledger(ledger_path).rows())
 
 

@@ -10,7 +10,10 @@ Layout of an output folder ``OUT``::
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import signal
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -119,8 +122,9 @@ def _run_planned(ledger: Ledger, tasks: list[CaseTask], options: BatchOptions) -
     started: set[str] = set()
 
     def on_start(case_id: str) -> None:
-        ledger.mark_running(case_id)
-        started.add(case_id)
+        with _holding_ctrl_c():
+            ledger.mark_running(case_id)
+            started.add(case_id)
 
     counts = {"done": 0, "failed": 0}
     pool = _pool(options)
@@ -128,8 +132,9 @@ def _run_planned(ledger: Ledger, tasks: list[CaseTask], options: BatchOptions) -
         bar = progress.add_task(options.verb, total=len(tasks), done=0, failed=0, rate="")
         try:
             for result in pool.run(tasks, on_start):
-                ledger.record(result)
-                started.discard(result.case_id)
+                with _holding_ctrl_c():
+                    ledger.record(result)
+                    started.discard(result.case_id)
                 counts["done" if result.ok else "failed"] += 1
                 per_hour, _ = ledger.throughput()
                 rate = "" if per_hour is None else f"{per_hour:.0f} cases/h"
@@ -138,6 +143,23 @@ def _run_planned(ledger: Ledger, tasks: list[CaseTask], options: BatchOptions) -
             for case_id in started:
                 ledger.mark_pending(case_id)
             raise
+
+
+@contextlib.contextmanager
+def _holding_ctrl_c():
+    """Deliver a Ctrl-C (SIGINT) only after the block: the ledger and ``started`` then agree.
+
+    Without it, Ctrl-C between a ledger write and the matching change of
+    ``started`` left a case marked running, or put a finished case back to pending.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 class _entered:
