@@ -100,7 +100,8 @@ def _add_evaluate_arguments(parser) -> None:
                         help="TV weight (default: tuned on three of the slices)")
     parser.add_argument("--tv-iterations", type=int, default=100, metavar="N",
                         help="PDHG iterations per slice (default 100)")
-    parser.add_argument("--batch", type=int, default=4, help="slices per network pass (4)")
+    parser.add_argument("--batch", type=int, default=1,
+                        help="slices per network pass (default 1: the fastest on CPUs)")
 
 
 # -- data -----------------------------------------------------------------------------------

@@ -44,7 +44,7 @@ def slab_indices(n_slices: int, slab: int) -> np.ndarray:
     return np.clip(np.arange(n_slices)[:, None] + np.arange(-half, half + 1), 0, n_slices - 1)
 
 
-def enhance_slices(model: TrainedModel, hu: np.ndarray, *, batch_size: int = 4,
+def enhance_slices(model: TrainedModel, hu: np.ndarray, *, batch_size: int = 1,
                    progress: bool = False) -> np.ndarray:
     """Enhance a stack of degraded slices ``(n, H, W)`` in HU; returns float32 HU, same shape.
 
@@ -86,7 +86,7 @@ def enhance_slices(model: TrainedModel, hu: np.ndarray, *, batch_size: int = 4,
     return enhanced
 
 
-def enhance(ct: Volume, model: TrainedModel, *, batch_size: int = 4,
+def enhance(ct: Volume, model: TrainedModel, *, batch_size: int = 1,
             progress: bool = False) -> Volume:
     """Enhance every axial slice of a degraded CT; the result on the same grid, float32 HU.
 
@@ -108,7 +108,7 @@ def enhance(ct: Volume, model: TrainedModel, *, batch_size: int = 4,
 
 
 def enhance_sinogram(sinogram: np.ndarray, geometry, grid, model: TrainedModel, *,
-                     batch_size: int = 4, progress: bool = False) -> np.ndarray:
+                     batch_size: int = 1, progress: bool = False) -> np.ndarray:
     """FBP of 2D line integrals ``(slices, views, columns)`` with the training scans' filter,
     in HU at their energy, then :func:`enhance_slices`; returns ``(slices, H, W)`` HU.
     """
