@@ -60,8 +60,10 @@ def _labels(case_dir: Path) -> np.ndarray:
 def _driver(inputs: Path, out: Path, structures: str = "body,lungs") -> subprocess.Popen:
     command = [sys.executable, "-m", "hounsfield", "batch", "segment", str(inputs), "-o",
                str(out), "--workers", "1", "--no-progress", "--structures", structures]
+    # A shell's background job ignores SIGINT, and Python then keeps ignoring it: restore it.
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            start_new_session=True)
+                            start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _wait_for(condition, timeout_s: float = 60.0) -> None:
