@@ -173,8 +173,8 @@ def load_model(name_or_path, device: str = "cpu") -> TrainedModel:
         Where to put the network (``"cpu"``, ``"cuda"``).
     """
     shipped = shipped_models()
-    path = shipped.get(str(name_or_path)) or Path(name_or_path)
-    if not path.exists() and str(name_or_path) not in shipped and Path(name_or_path).suffix == "":
+    path = shipped.get(str(name_or_path), Path(name_or_path))
+    if not path.exists() and path.suffix == "":  # a name, not a file
         raise InputError(f"no such model; shipped models: {', '.join(sorted(shipped)) or 'none'}",
                          path)
     checkpoint = read_checkpoint(path)

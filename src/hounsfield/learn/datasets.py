@@ -151,6 +151,18 @@ def _checked_count(value, name: str, minimum: int, odd: bool = False) -> int:
 # -- the dataset ---------------------------------------------------------------------------
 
 
+def draw_slice(rng: np.random.Generator, slice_counts: np.ndarray) -> tuple[int, int]:
+    """(volume index, slice index) of one slice drawn uniformly from all volumes' slices.
+
+    >>> draw_slice(np.random.default_rng(0), np.array([2, 3]))  # flat slice 4 of 5
+    (1, 2)
+    """
+    flat = int(rng.integers(slice_counts.sum()))
+    volume_index = int(np.searchsorted(np.cumsum(slice_counts), flat, side="right"))
+    return volume_index, flat - int(slice_counts[:volume_index].sum())
+
+
+
 @dataclass(frozen=True)
 class SlicePair:
     """What item ``index`` of a :class:`PairedSlices` holds, before any simulation.
@@ -254,9 +266,7 @@ class PairedSlices(torch.utils.data.Dataset):
         """The slice and scan settings of item ``index``, drawn from ``(seed, index)``."""
         index = self._checked_index(index)
         rng = np.random.default_rng([self.seed, index])
-        flat = int(rng.integers(self._slice_counts.sum()))
-        volume_index = int(np.searchsorted(np.cumsum(self._slice_counts), flat, side="right"))
-        slice_index = flat - int(self._slice_counts[:volume_index].sum())
+        volume_index, slice_index = draw_slice(rng, self._slice_counts)
         views = int(rng.integers(self.views[0], self.views[1] + 1))
         arc_deg = float(rng.uniform(*self.arc_deg))
         dose = float(rng.uniform(*self.dose))

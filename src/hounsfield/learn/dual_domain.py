@@ -56,6 +56,7 @@ from .datasets import (
     _checked_volumes,
     _checked_window,
     _is_number,
+    draw_slice,
     normalise_hu,
 )
 from .models import ResidualUNet
@@ -410,9 +411,7 @@ class PairedSinograms(torch.utils.data.Dataset):
     def scan_settings(self, index: int) -> tuple[int, int, ScanSettings]:
         """(volume index, slice index, scan settings) of item ``index``, drawn from its seed."""
         rng = np.random.default_rng([self.seed, self._checked_index(index)])
-        flat = int(rng.integers(self._slice_counts.sum()))
-        volume_index = int(np.searchsorted(np.cumsum(self._slice_counts), flat, side="right"))
-        slice_index = flat - int(self._slice_counts[:volume_index].sum())
+        volume_index, slice_index = draw_slice(rng, self._slice_counts)
         dose = None if self.dose is None else float(rng.uniform(*self.dose))
         settings = self.settings.replace(dose_fraction=dose, seed=int(rng.integers(2**31)))
         return volume_index, slice_index, settings

@@ -50,6 +50,7 @@ import numpy as np
 from ..io.paths import atomic_write_text
 from ..metrics.aggregate import json_safe
 from ..metrics.image import mae_hu, psnr_db, ssim
+from ..progress import progress_bar
 from ..report.figures import axial_for_display
 from ..report.plots import save_figure
 from ..segment.body import segment_body
@@ -456,8 +457,10 @@ def evaluate_enhancement(ct: Volume, enhancer: Enhancer, settings: ScanSettings,
     weight = _checked_weights(tv_weight, "tv_weight")[0]
     chunks = [chosen[i:i + batch] for i in range(0, len(chosen), batch)]
     rows = []
-    for chunk in _tracked(chunks, progress, settings.summary()):
-        rows += _chunk_rows(bench, chunk, enhancer, weight, iterations)
+    with progress_bar(progress, len(chosen), settings.summary()) as advance:
+        for chunk in chunks:
+            rows += _chunk_rows(bench, chunk, enhancer, weight, iterations)
+            advance(len(chunk))
     example = _example(bench, rows, enhancer, weight, iterations)
     return EnhancementEvaluation(rows, settings, weight, iterations, example)
 
@@ -465,14 +468,6 @@ def evaluate_enhancement(ct: Volume, enhancer: Enhancer, settings: ScanSettings,
 def _spread(n: int, count: int) -> list[int]:
     """Up to ``count`` distinct indices spread evenly over range(n)."""
     return sorted(set(np.linspace(0, n - 1, min(n, count)).round().astype(int).tolist()))
-
-
-def _tracked(chunks: list, enabled: bool, description: str):
-    from rich.console import Console
-    from rich.progress import track
-
-    return track(chunks, description=description, disable=not enabled,
-                 console=Console(stderr=True), transient=True)
 
 
 def _reconstructions(bench: _Bench, chunk: list[int], enhancer: Enhancer, weight: float,
