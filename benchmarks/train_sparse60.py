@@ -12,6 +12,8 @@ seconds per step, device, validation metrics). Copy both into
 
     python benchmarks/train_sparse60.py --device cuda --steps 12000 -o /tmp/sparse60
     python benchmarks/train_sparse60.py --device cpu --steps 20 --time-only   # s/step here
+    python benchmarks/train_sparse60.py --device cpu --steps 6000 --warmup 200 --lr 5e-4 \
+        --init-from sparse60 -o /tmp/tuned      # fine-tune the shipped model further
 
 ``--time-budget-s S`` first times 60 steps, then trains as many steps as
 fit into S seconds (a multiple of 1000, at most ``--steps``); the model
@@ -35,6 +37,7 @@ import numpy as np
 import torch
 
 from hounsfield import Volume
+from hounsfield.learn.checkpoints import load_model
 from hounsfield.learn.training import TrainingConfig, train
 
 #: First training slice (array index): slices below it are the held-out inferior 30 %.
@@ -70,10 +73,11 @@ def config(args, n_slices: int) -> TrainingConfig:
                           patch_size=args.patch, base_channels=args.base_channels,
                           depth=args.depth, loss=args.loss, learning_rate=args.lr,
                           start_deg=(0.0, 360.0), items=args.items_per_slice * n_slices,
-                          warmup_steps=min(500, args.steps // 10),
+                          warmup_steps=min(args.warmup, args.steps // 10),
                           validation_fraction=0.1, validation_items=8,
                           validate_every=max(args.steps // 40, 20),
-                          checkpoint_every=max(args.steps // 4, 1), seed=0, device=args.device)
+                          checkpoint_every=max(args.steps // 4, 1), seed=0, device=args.device,
+                          init_from=args.init_from)
 
 
 def seconds_per_step(log: list[dict]) -> float:
@@ -94,9 +98,29 @@ def steps_within(args, ct: Volume) -> int:
     return max(min(steps, args.steps), 1000)
 
 
+def cpu_name() -> str:
+    cpuinfo = Path("/proc/cpuinfo")
+    names = [line.split(":", 1)[1].strip() for line in
+             (cpuinfo.read_text().splitlines() if cpuinfo.exists() else [])
+             if line.startswith("model name")]
+    return f"{names[0] if names else platform.machine()}, {torch.get_num_threads()} threads"
+
+
+def started_from(init_from: str | None) -> dict | None:
+    """The fine-tuned model's starting point: that model's own training record."""
+    if init_from is None:
+        return None
+    path = load_model(init_from).path
+    card = path.with_suffix(".json")
+    record = json.loads(card.read_text()) if card.exists() else {}
+    keep = ("command", "device", "torch", "seconds_per_step", "wall_seconds", "validation",
+            "started_from")
+    return {"model": str(init_from), "steps": record.get("configuration", {}).get("steps"),
+            **{key: record[key] for key in keep if key in record}}
+
+
 def model_card(args, run, config: TrainingConfig, ct: Volume, wall_s: float) -> dict:
-    device = torch.cuda.get_device_name() if config.device.startswith("cuda") else \
-        platform.processor() or platform.machine()
+    device = torch.cuda.get_device_name() if config.device.startswith("cuda") else cpu_name()
     return {
         "name": "sparse60",
         "task": "sparse-view, 60 views per turn, fan beam (curved detector, 595/1085.6 mm), "
@@ -113,6 +137,7 @@ def model_card(args, run, config: TrainingConfig, ct: Volume, wall_s: float) -> 
         "seconds_per_step": seconds_per_step(run.log),
         "wall_seconds": wall_s,
         "validation": {"loss": run.validation_loss, "psnr_db": run.validation_psnr_db},
+        "started_from": started_from(config.init_from),
     }
 
 
@@ -127,6 +152,8 @@ def main() -> int:
     parser.add_argument("--base-channels", type=int, default=16)
     parser.add_argument("--depth", type=int, default=4)
     parser.add_argument("--loss", default="mse")
+    parser.add_argument("--warmup", type=int, default=500, help="warm-up steps (at most 10 %%)")
+    parser.add_argument("--init-from", help="fine-tune this trained model (name or path)")
     parser.add_argument("--items-per-slice", type=int, default=8,
                         help="training pairs per slice, each scanned from a random start angle")
     parser.add_argument("--chest-npz", type=Path)

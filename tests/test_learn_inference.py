@@ -140,6 +140,20 @@ def test_learn_train_writes_a_run_and_resumes(trained_run, ct_file, capsys):
     assert code == 2 and "already holds a training run" in one_error_line(err)
 
 
+def test_learn_train_counts_epochs_and_fine_tunes(trained_run, ct_file, tmp_path, capsys):
+    model = trained_run / "model.safetensors"
+    code, _, err = run_cli(capsys, "learn", "train", "--data", ct_file, "--views", "30",
+                           "--epochs", "2", "--batch", "2", "--patch", "0", "--base-channels",
+                           "4", "--depth", "2", "--init-from", model, "-o", tmp_path / "tuned")
+    assert code == 0, err
+    config = json.loads((tmp_path / "tuned" / "config.json").read_text())
+    # 4 slices, 3 of them for training (one volume: 30 % of its slices validate)
+    assert config["steps"] == 3 and config["init_from"] == str(model)
+    code, _, err = run_cli(capsys, "learn", "train", ct_file, "--views", "30", "--epochs", "1",
+                           "--base-channels", "8", "--init-from", model, "-o", tmp_path / "wide")
+    assert code == 2 and "another model" in one_error_line(err)
+
+
 def test_enhance_a_ct_and_a_sinogram(trained_run, ct_file, phantom, tmp_path, capsys):
     model = trained_run / "model.safetensors"
     code, _, err = run_cli(capsys, "enhance", ct_file, "--model", model, "-o",

@@ -165,6 +165,7 @@ def test_cuda_without_a_gpu_is_refused(phantom, tmp_path):
     ({"patch_size": 0}, "patch_size"), ({"learning_rate": -1.0}, "learning_rate"),
     ({"weight_decay": -1.0}, "weight_decay"), ({"device": "tpu"}, "device"),
     ({"warmup_steps": -1}, "warmup_steps"), ({"scan": {"n_views": 1}}, "n_views"),
+    ({"init_from": ""}, "init_from"),
 ])
 def test_invalid_configurations_are_refused(change, message):
     with pytest.raises(ValueError, match=message):
@@ -181,3 +182,36 @@ def test_the_dual_domain_network_trains_on_sinograms(phantom, tmp_path):
     assert np.isfinite(run.validation_psnr_db)
     with pytest.raises(ValueError, match="dual-domain"):
         SMALL.replace(model="dual-domain", patch_size=24)
+
+
+def _parameters(run) -> dict:
+    return dict(load_model(run.model_path).network.named_parameters())
+
+
+def test_fine_tuning_starts_from_the_given_model(phantom, tmp_path):
+    first = train(phantom, SMALL.replace(steps=2), tmp_path / "first", progress=False)
+    # A vanishing learning rate: after one step the weights are still those it started from
+    # (the batch-norm statistics, buffers rather than weights, do move).
+    tuned = train(phantom, SMALL.replace(steps=1, learning_rate=1e-12, weight_decay=0.0,
+                                         init_from=str(first.model_path)),
+                  tmp_path / "tuned", progress=False)
+    start, end = (_parameters(run) for run in (first, tuned))
+    assert all(torch.allclose(start[name], end[name], atol=1e-9) for name in start)
+    fresh = train(phantom, SMALL.replace(steps=1, learning_rate=1e-12, weight_decay=0.0),
+                  tmp_path / "fresh", progress=False)
+    assert not all(torch.allclose(start[name], _parameters(fresh)[name]) for name in start)
+
+
+def test_fine_tuning_refuses_another_architecture(phantom, tmp_path):
+    first = train(phantom, SMALL.replace(steps=1), tmp_path / "first", progress=False)
+    with pytest.raises(InputError, match="another model"):
+        train(phantom, SMALL.replace(base_channels=8, init_from=str(first.model_path)),
+              tmp_path / "wider", progress=False)
+
+
+def test_float32_and_bfloat16_training_agree_on_the_cpu(phantom, tmp_path):
+    """bfloat16 autocast (where the CPU has it) takes the same path as float32, to its precision."""
+    runs = [train(phantom, SMALL.replace(steps=2, amp=amp), tmp_path / f"amp{amp}",
+                  progress=False) for amp in (False, True)]
+    losses = [run.log[-1]["train_loss"] for run in runs]
+    assert losses[1] == pytest.approx(losses[0], rel=0.05)

@@ -12,6 +12,7 @@ scores FBP, TV-PDHG and the network on simulated scans of the CT's slices
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
@@ -60,6 +61,8 @@ def _add_degradation_arguments(parser, defaults: bool) -> None:
 
 def _add_train_arguments(parser) -> None:
     _add_data_arguments(parser, many=True)
+    parser.add_argument("--data", type=Path, nargs="+", default=[], metavar="CT",
+                        help="more CTs to learn from (the same as giving them as arguments)")
     _add_degradation_arguments(parser, defaults=True)
     parser.add_argument("--network", choices=("residual-unet", "dual-domain"),
                         default="residual-unet",
@@ -71,7 +74,11 @@ def _add_train_arguments(parser) -> None:
                         help="validation CTs (default: hold out 30%% of the volumes, or of the "
                              "slices of a single volume)")
     parser.add_argument("-o", "--output", type=Path, required=True, help="run folder")
-    parser.add_argument("--steps", type=int, default=2000, help="optimizer steps (default 2000)")
+    length = parser.add_mutually_exclusive_group()
+    length.add_argument("--steps", type=int, default=2000, help="optimizer steps (default 2000)")
+    length.add_argument("--epochs", type=float,
+                        help="passes over the training items instead of --steps (an item is a "
+                             "slice of the training CTs)")
     parser.add_argument("--batch", type=int, default=8, help="items per step (default 8)")
     parser.add_argument("--patch", type=int, default=128,
                         help="square patch size in pixels, 0 for whole slices (default 128)")
@@ -86,7 +93,12 @@ def _add_train_arguments(parser) -> None:
     parser.add_argument("--checkpoint-every", type=int, default=500, metavar="STEPS")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
-    parser.add_argument("--no-amp", action="store_true", help="no bfloat16 autocast on CUDA")
+    parser.add_argument("--no-amp", action="store_true",
+                        help="train in float32 (default: bfloat16 autocast on CUDA and on CPUs "
+                             "with native bfloat16)")
+    parser.add_argument("--init-from", metavar="MODEL",
+                        help="fine-tune a trained model (shipped name or .safetensors) of the "
+                             "same architecture instead of starting from random weights")
     parser.add_argument("--resume", action="store_true", help="continue the run in -o")
 
 
@@ -159,21 +171,38 @@ def _config(args):
             steps=args.steps, batch_size=args.batch, patch_size=args.patch or None,
             learning_rate=args.lr, weight_decay=args.weight_decay, loss=args.loss,
             validate_every=args.validate_every, checkpoint_every=args.checkpoint_every,
-            seed=args.seed, device=args.device, amp=not args.no_amp)
+            seed=args.seed, device=args.device, amp=not args.no_amp, init_from=args.init_from)
     except ValueError as error:
         raise InputError(str(error)) from None
+
+
+def _steps_for_epochs(args, volumes, validation) -> int:
+    """Optimizer steps of ``args.epochs`` passes over the training slices."""
+    from ..learn.datasets import train_validation_split
+    from ..learn.training import TrainingConfig
+
+    if not args.epochs > 0:
+        raise InputError(f"--epochs must be positive, got {args.epochs}")
+    if validation is None:
+        volumes, _ = train_validation_split(volumes, TrainingConfig.validation_fraction,
+                                            seed=args.seed)
+    n_items = sum(volume.shape[0] for volume in volumes)
+    return max(math.ceil(args.epochs * n_items / args.batch), 1)
 
 
 def _train(args) -> int:
     from ..learn.training import train
 
     config = _config(args)
-    for path in [*args.ct, *(args.validation or [])]:
+    paths = [*args.ct, *args.data]
+    for path in [*paths, *(args.validation or [])]:
         check_output_outside_input(args.output, path)
-    volumes = _volumes(args, args.ct)
+    volumes = _volumes(args, paths)
     validation = None
     if args.validation:
         validation = [read(path, need_3d=True) for path in args.validation]
+    if args.epochs is not None:
+        config = config.replace(steps=_steps_for_epochs(args, volumes, validation))
     started = time.perf_counter()
     try:
         run = train(volumes, config, args.output, validation=validation, resume=args.resume)

@@ -34,12 +34,17 @@ __all__ = ["apply_operator", "OperatorLayer", "ForwardProjection", "BackProjecti
 
 
 def _apply_numpy(function, x: torch.Tensor, in_shape: tuple, out_shape: tuple) -> torch.Tensor:
-    """Apply a numpy function of one item to every item of a batched tensor."""
+    """Apply a numpy function of one item to every item of a batched tensor.
+
+    Half-precision inputs (bfloat16 or float16 under autocast) are computed in float32.
+    """
     n_inner = len(in_shape)
     if x.dim() < n_inner or tuple(x.shape[x.dim() - n_inner:]) != tuple(in_shape):
         raise ValueError(f"input must have shape (*batch, {', '.join(map(str, in_shape))}), "
                          f"got {tuple(x.shape)}")
     batch = tuple(x.shape[:x.dim() - n_inner])
+    if x.dtype in (torch.bfloat16, torch.float16):
+        x = x.float()
     items = x.detach().cpu().numpy().reshape(-1, *in_shape)
     results = np.empty((items.shape[0], *out_shape), dtype=items.dtype)
     for index, item in enumerate(items):

@@ -17,9 +17,11 @@ parallel-beam sinograms of :class:`~hounsfield.learn.dual_domain.PairedSinograms
 
 Recipe: AdamW; a learning rate that rises linearly over ``warmup_steps``
 and then follows a cosine down to zero at ``steps``; gradient-norm
-clipping; bfloat16 autocast on CUDA (``amp``). Each step's batch — the
+clipping; bfloat16 autocast (``amp``) on CUDA and on CPUs with native
+bfloat16, image networks channels-last on the CPU. Each step's batch — the
 items, the patch positions and the flips — is drawn from a generator seeded
-by ``(seed, step)``, and the network's initial weights from ``seed``: a run
+by ``(seed, step)``, and the network's initial weights from ``seed`` (or
+from a trained model, ``init_from``, to fine-tune it): a run
 resumed from a checkpoint takes the same steps as one that was never
 stopped. Items are simulated once and kept in memory (up to ``cache_gb``),
 since item ``i`` of a PairedSlices is the same in every epoch.
@@ -57,7 +59,7 @@ from ..metrics.image import psnr_db
 from ..progress import progress_bar
 from ..report.figures import axial_for_display
 from ..simulate.nict import ScanSettings
-from .checkpoints import restore_training, save_checkpoint
+from .checkpoints import load_model, restore_training, save_checkpoint
 from .datasets import TASKS, PairedSlices, denormalise_hu, train_validation_split
 from .models import ResidualUNet
 from .run_plots import plot_curves, plot_examples
@@ -116,7 +118,14 @@ class TrainingConfig:
     device : str
         ``cpu``, ``cuda`` or ``cuda:N``.
     amp : bool
-        bfloat16 autocast on CUDA (ignored on the CPU).
+        bfloat16 autocast on CUDA, and on CPUs with native bfloat16
+        arithmetic (AVX-512 BF16 or AMX: 4–5× faster steps there); other
+        CPUs train in float32.
+    init_from : str, optional
+        Fine-tune: start from this trained model's weights (a shipped name
+        such as ``"sparse60"`` or a ``.safetensors`` path) instead of a
+        random initialisation; its architecture must match this
+        configuration's.
     cache_gb : float
         Memory for simulated items kept between epochs.
     scan : dict, optional
@@ -158,6 +167,7 @@ class TrainingConfig:
     amp: bool = True
     cache_gb: float = 2.0
     scan: dict | None = None
+    init_from: str | None = None
 
     def __post_init__(self):
         if self.task not in TASKS:
@@ -184,6 +194,8 @@ class TrainingConfig:
         object.__setattr__(self, "start_deg", _pair(self.start_deg))
         if self.items is not None:
             _check_positive_int(self.items, "items")
+        if self.init_from is not None and not (isinstance(self.init_from, str) and self.init_from):
+            raise ValueError(f"init_from must be a model name or path, got {self.init_from!r}")
         self._check_model()
         self.scan_settings()  # validates the scan
 
@@ -299,7 +311,10 @@ def train(volumes, config: TrainingConfig, folder, *, validation=None, resume: b
                                                      seed=config.seed)
     training_pairs, validation_pairs = _datasets(volumes, validation, config)
     torch.manual_seed(config.seed)
-    model = _model(config, training_pairs).to(device)
+    model = _model(config, training_pairs)
+    if config.init_from is not None and not resume:
+        _start_from(model, config.init_from)
+    model = model.to(device, memory_format=_memory_format(model, device))
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate,
                                   weight_decay=config.weight_decay)
     done, log = 0, []
@@ -365,6 +380,28 @@ def _model(config: TrainingConfig, training) -> torch.nn.Module:
     return ResidualUNet(config.slab, config.base_channels, config.depth)
 
 
+def _start_from(model: torch.nn.Module, name_or_path: str) -> None:
+    trained = load_model(name_or_path)
+    if trained.network.spec() != model.spec():
+        raise InputError(f"holds another model ({trained.network.spec()}) than this "
+                         f"configuration's ({model.spec()})", trained.path)
+    model.load_state_dict(trained.network.state_dict())
+
+
+def _memory_format(model: torch.nn.Module, device: torch.device) -> torch.memory_format:
+    """Channels-last for image networks on the CPU (2× faster convolutions there)."""
+    if device.type == "cpu" and model.input_kind == "image":
+        return torch.channels_last
+    return torch.preserve_format
+
+
+def _native_bfloat16(device: torch.device) -> bool:
+    if device.type == "cuda":
+        return True
+    return device.type == "cpu" and torch.backends.mkldnn.is_available() and \
+        torch.ops.mkldnn._is_mkldnn_bf16_supported()
+
+
 class _Loop:
     """The optimisation loop: batches, steps, validation, checkpoints and the log."""
 
@@ -376,6 +413,7 @@ class _Loop:
         self.n_items = len(training)
         self.n_validation = len(validation)
         self.hu_window = training.hu_window
+        self.memory_format = _memory_format(model, device)
         self.last_validation = (math.nan, math.nan)
 
     def run(self, done: int, log: list[dict], folder: Path, progress: bool, callback) -> list:
@@ -430,7 +468,8 @@ class _Loop:
         rng = np.random.default_rng([self.config.seed, step])
         pairs = [self._augmented(self.training[int(i)], rng)
                  for i in rng.integers(self.n_items, size=self.config.batch_size)]
-        return tuple(torch.stack(part).to(self.device) for part in zip(*pairs, strict=True))
+        return tuple(torch.stack(part).to(self.device, memory_format=self.memory_format)
+                     for part in zip(*pairs, strict=True))
 
     def _augmented(self, pair, rng):
         degraded, clean = pair
@@ -445,7 +484,7 @@ class _Loop:
         return degraded, clean
 
     def _autocast(self):
-        enabled = self.config.amp and self.device.type == "cuda"
+        enabled = self.config.amp and _native_bfloat16(self.device)
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=enabled)
 
     def validate(self) -> tuple[float, float]:
