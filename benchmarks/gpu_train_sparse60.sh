@@ -11,7 +11,8 @@
 # LIMIT_S seconds, keeping the last checkpoint) and leaves in $OUT (default ./gpu-out):
 # train.log, sparse60.safetensors, sparse60.json (the model card, with seconds per step),
 # log.csv and, when stopped early, last.safetensors.
-# With TIMING=1 it first times 60 steps alone (timing.json).
+# With TIMING=1 it first times 60 steps alone (timing.json). EXTRA passes more options to
+# train_sparse60.py, e.g. EXTRA="--base-channels 24 --depth 5" or EXTRA="--init-from sparse60".
 set -uo pipefail
 OUT=${OUT:-gpu-out}
 STEPS=${STEPS:-3000}
@@ -25,7 +26,8 @@ train="python3 benchmarks/train_sparse60.py --device cuda --chest-npz .devdata/c
 if [ "${TIMING:-0}" = 1 ]; then
     $train --steps 60 --time-only -o /tmp/timing | tee "$OUT/timing.json"
 fi
-timeout "$LIMIT_S" $train --steps "$STEPS" -o /tmp/run > "$OUT/train.log" 2>&1
+# shellcheck disable=SC2086  # EXTRA holds several options
+timeout "$LIMIT_S" $train --steps "$STEPS" ${EXTRA:-} -o /tmp/run > "$OUT/train.log" 2>&1
 cp /tmp/run/sparse60.safetensors /tmp/run/sparse60.json "$OUT/" 2>/dev/null \
     || cp /tmp/run/run/last.safetensors "$OUT/"
 cp /tmp/run/run/log.csv "$OUT/"
