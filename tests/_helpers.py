@@ -1,4 +1,5 @@
-"""Helpers shared by several test modules: running the CLI, rotations, empty oblique grids."""
+"""Helpers shared by several test modules: running the CLI, rotations, empty oblique grids,
+the adjoint test of a projector."""
 
 from __future__ import annotations
 
@@ -42,3 +43,13 @@ def grid_around(center_mm, size_mm, spacing_mm, direction=None) -> Volume:
     origin = np.asarray(center_mm) - direction @ half
     return Volume(np.zeros(shape, np.uint8), spacing_mm=spacing_mm, origin_mm=origin,
                   direction=direction)
+
+
+def assert_adjoint(projector, seed: int = 0, rtol: float = 1e-4) -> None:
+    """⟨A x, y⟩ = ⟨x, Aᵀ y⟩ for random float32 x and y, to ``rtol`` of ⟨A x, y⟩."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(projector.domain_shape).astype(np.float32)
+    y = rng.standard_normal(projector.range_shape).astype(np.float32)
+    forward = np.vdot(projector.forward(x).astype(float), y.astype(float))
+    adjoint = np.vdot(x.astype(float), projector.adjoint(y).astype(float))
+    assert abs(forward - adjoint) <= rtol * abs(forward)

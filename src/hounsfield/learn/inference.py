@@ -30,6 +30,7 @@ from ..simulate.nict import ScanSettings
 from ..volume import Volume
 from .checkpoints import TrainedModel
 from .datasets import denormalise_hu, normalise_hu
+from .models import memory_format
 
 __all__ = ["enhance", "enhance_slices", "enhance_sinogram", "slab_indices"]
 
@@ -72,15 +73,15 @@ def enhance_slices(model: TrainedModel, hu: np.ndarray, *, batch_size: int = 1,
     if not (isinstance(batch_size, int) and batch_size >= 1):
         raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
     device = next(network.parameters()).device
-    channels_last = torch.channels_last if device.type == "cpu" else torch.contiguous_format
-    network = network.to(memory_format=channels_last)
+    layout = memory_format(network, device)
+    network = network.to(memory_format=layout)
     neighbours = slab_indices(hu.shape[0], slab)
     enhanced = np.empty_like(hu)
     with torch.inference_mode(), progress_bar(progress, hu.shape[0], "enhancing") as advance:
         for start in range(0, hu.shape[0], batch_size):
             stop = min(start + batch_size, hu.shape[0])
             x = torch.from_numpy(normalise_hu(hu[neighbours[start:stop]], window))
-            x = x.to(device).contiguous(memory_format=channels_last)
+            x = x.to(device).contiguous(memory_format=layout)
             enhanced[start:stop] = denormalise_hu(network(x)[:, 0].float().cpu().numpy(), window)
             advance(stop - start)
     return enhanced

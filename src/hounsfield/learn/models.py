@@ -181,6 +181,13 @@ def parameter_count(model: nn.Module, trainable_only: bool = True) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
+def memory_format(model: nn.Module, device: torch.device) -> torch.memory_format:
+    """Channels-last for image networks on the CPU (about 2× faster convolutions there)."""
+    if device.type == "cpu" and getattr(model, "input_kind", "image") == "image":
+        return torch.channels_last
+    return torch.contiguous_format
+
+
 def build_model(spec: dict) -> nn.Module:
     """A new (untrained) model from a model's ``spec()`` dictionary.
 
