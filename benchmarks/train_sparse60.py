@@ -15,6 +15,13 @@ seconds per step, device, validation metrics). Copy both into
     python benchmarks/train_sparse60.py --device cpu --steps 6000 --warmup 200 --lr 5e-4 \
         --init-from sparse60 -o /tmp/tuned      # fine-tune the shipped model further
 
+``--refine sparse60`` trains the second network of a consistency cascade
+(:mod:`hounsfield.learn.cascade`) on the output of the given model's first
+network, fixed; the card records that model's own training as ``first_stage``::
+
+    python benchmarks/train_sparse60.py --device cpu --refine sparse60 --base-channels 8 \
+        --steps 5000 --warmup 300 -o /tmp/cascade
+
 ``--time-budget-s S`` first times 60 steps, then trains as many steps as
 fit into S seconds (a multiple of 1000, at most ``--steps``); the model
 card records the steps taken.
@@ -77,7 +84,7 @@ def config(args, n_slices: int) -> TrainingConfig:
                           validation_fraction=0.1, validation_items=8,
                           validate_every=max(args.steps // 40, 20),
                           checkpoint_every=max(args.steps // 4, 1), seed=0, device=args.device,
-                          init_from=args.init_from)
+                          init_from=args.init_from, refine=args.refine, cache_gb=args.cache_gb)
 
 
 def seconds_per_step(log: list[dict]) -> float:
@@ -106,16 +113,16 @@ def cpu_name() -> str:
     return f"{names[0] if names else platform.machine()}, {torch.get_num_threads()} threads"
 
 
-def started_from(init_from: str | None) -> dict | None:
-    """The fine-tuned model's starting point: that model's own training record."""
-    if init_from is None:
+def training_record(name: str | None) -> dict | None:
+    """A model's own training record (its card): the start of a fine-tuning, a first stage."""
+    if name is None:
         return None
-    path = load_model(init_from).path
+    path = load_model(name).path
     card = path.with_suffix(".json")
     record = json.loads(card.read_text()) if card.exists() else {}
-    keep = ("command", "device", "torch", "seconds_per_step", "wall_seconds", "validation",
-            "started_from")
-    return {"model": str(init_from), "steps": record.get("configuration", {}).get("steps"),
+    keep = ("command", "configuration", "device", "torch", "seconds_per_step", "wall_seconds",
+            "validation", "started_from")
+    return {"model": str(name), "steps": record.get("configuration", {}).get("steps"),
             **{key: record[key] for key in keep if key in record}}
 
 
@@ -124,7 +131,9 @@ def model_card(args, run, config: TrainingConfig, ct: Volume, wall_s: float) -> 
     return {
         "name": "sparse60",
         "task": "sparse-view, 60 views per turn, fan beam (curved detector, 595/1085.6 mm), "
-                "any start angle, noise-free, 70 keV, Hann-windowed FBP",
+                "any start angle, noise-free, 70 keV, Hann-windowed FBP"
+                + ("; a consistency cascade: first network, half a Hann-FBP data-consistency "
+                   "step, second network" if config.refine else ""),
         "command": "python benchmarks/train_sparse60.py " + " ".join(sys.argv[1:]),
         "data": {"ct": "hounsfield.data.example_chest_ct() (512×512×133, 0.70×0.70×2.5 mm)",
                  "training_slices": f"array indices {FIRST_TRAINING_SLICE}–{ct.shape[0] - 1} "
@@ -137,7 +146,8 @@ def model_card(args, run, config: TrainingConfig, ct: Volume, wall_s: float) -> 
         "seconds_per_step": seconds_per_step(run.log),
         "wall_seconds": wall_s,
         "validation": {"loss": run.validation_loss, "psnr_db": run.validation_psnr_db},
-        "started_from": started_from(config.init_from),
+        "started_from": training_record(config.init_from),
+        "first_stage": training_record(config.refine),
     }
 
 
@@ -154,8 +164,11 @@ def main() -> int:
     parser.add_argument("--loss", default="mse")
     parser.add_argument("--warmup", type=int, default=500, help="warm-up steps (at most 10 %%)")
     parser.add_argument("--init-from", help="fine-tune this trained model (name or path)")
+    parser.add_argument("--refine", help="train a cascade's second network on this model's")
     parser.add_argument("--items-per-slice", type=int, default=8,
                         help="training pairs per slice, each scanned from a random start angle")
+    parser.add_argument("--cache-gb", type=float, default=6.0,
+                        help="memory for simulated items (a cascade's items take 4 MB each)")
     parser.add_argument("--chest-npz", type=Path)
     parser.add_argument("--save-npz", type=Path,
                         help="write the example chest CT as --chest-npz reads it, and stop")

@@ -5,7 +5,9 @@ on its own grid — or a .npy of 2D line integrals (slices, views, columns)
 with ``--geometry`` and ``--like CT`` or ``--shape``: reconstructed by FBP
 with the filter of the network's training scans, then enhanced. The model is
 a shipped one (``sparse60``: 60-view fan-beam scans) or a ``.safetensors``
-file that ``hounsfield learn train`` wrote. Needs the ``learn`` extra.
+file that ``hounsfield learn train`` wrote. A consistency cascade (sparse60
+is one) runs whole on line integrals; on a CT it runs its first network
+only, and says so. Needs the ``learn`` extra.
 """
 
 from __future__ import annotations
@@ -80,8 +82,12 @@ def _enhanced_sinogram(args, model):
 
 
 def _enhanced_ct(args, model):
+    from ..learn.cascade import ConsistencyCascade
     from ..learn.inference import enhance
 
+    if isinstance(model.network, ConsistencyCascade):
+        console.print("note: a CT alone gets the cascade's first network; its consistency step "
+                      "and second network need the line integrals (.npy with --geometry)")
     ct = read(args.input, series=args.series, allow_modality=args.allow_modality,
               progress=True)
     return enhance(ct, model, batch_size=args.batch, progress=True)

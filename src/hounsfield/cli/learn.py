@@ -99,6 +99,10 @@ def _add_train_arguments(parser) -> None:
     parser.add_argument("--init-from", metavar="MODEL",
                         help="fine-tune a trained model (shipped name or .safetensors) of the "
                              "same architecture instead of starting from random weights")
+    parser.add_argument("--refine", metavar="MODEL",
+                        help="train the second network of a consistency cascade on this "
+                             "trained image model's output (2D fan or parallel scans; the run's "
+                             "model is the whole cascade)")
     parser.add_argument("--resume", action="store_true", help="continue the run in -o")
 
 
@@ -171,7 +175,8 @@ def _config(args):
             steps=args.steps, batch_size=args.batch, patch_size=args.patch or None,
             learning_rate=args.lr, weight_decay=args.weight_decay, loss=args.loss,
             validate_every=args.validate_every, checkpoint_every=args.checkpoint_every,
-            seed=args.seed, device=args.device, amp=not args.no_amp, init_from=args.init_from)
+            seed=args.seed, device=args.device, amp=not args.no_amp, init_from=args.init_from,
+            refine=args.refine)
     except ValueError as error:
         raise InputError(str(error)) from None
 
@@ -245,7 +250,7 @@ def _scan_settings(args, metadata: dict):
 def _evaluate(args) -> int:
     from ..learn.checkpoints import load_model
     from ..learn.evaluation import evaluate_enhancement
-    from ..learn.inference import enhance_slices
+    from ..learn.inference import evaluation_enhancer
 
     if args.ct:
         check_output_outside_input(args.output, args.ct)
@@ -253,12 +258,11 @@ def _evaluate(args) -> int:
     settings = _scan_settings(args, model.metadata)
     ct = _volumes(args, [args.ct] if args.ct else [])[0]
 
-    def network(fbp):
-        return enhance_slices(model, fbp, batch_size=args.batch)
-
+    network, with_sinograms = evaluation_enhancer(model, batch_size=args.batch)
     try:
         result = evaluate_enhancement(ct, network, settings, tv_weight=args.tv_weight,
-                                      tv_iterations=args.tv_iterations, progress=True)
+                                      tv_iterations=args.tv_iterations,
+                                      with_sinograms=with_sinograms, progress=True)
     except ValueError as error:
         raise InputError(str(error)) from None
     args.output.mkdir(parents=True, exist_ok=True)

@@ -42,7 +42,7 @@ except ImportError as error:  # pragma: no cover - depends on the installation
     raise ImportError('hounsfield.learn.datasets needs PyTorch; install it with '
                       'pip install "hounsfield[learn]"') from error
 
-from ..simulate.nict import ScanSettings, simulate_scan
+from ..simulate.nict import ScanSettings, SimulatedScan, simulate_scan
 from ..volume import Volume
 
 __all__ = ["PairedSlices", "SlicePair", "TASKS", "HU_WINDOW", "normalise_hu", "denormalise_hu",
@@ -281,12 +281,16 @@ class PairedSlices(torch.utils.data.Dataset):
         return SlicePair(volume_index, slice_index, tuple(int(z) for z in neighbours),
                          settings.replace(start_deg=start_deg))
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def scan(self, index: int, *, keep_sinogram: bool = False) -> SimulatedScan:
+        """The simulated scan of item ``index``'s slab (its slices centred on the grid)."""
         pair = self.pair(index)
         volume = self.volumes[pair.volume_index]
         slab = Volume(volume.array[list(pair.slice_indices)].astype(np.float32),
                       spacing_mm=volume.spacing_mm)
-        scan = simulate_scan(slab, pair.settings)
+        return simulate_scan(slab, pair.settings, keep_sinogram=keep_sinogram)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        scan = self.scan(index)
         centre = self.slab // 2
         degraded = normalise_hu(scan.degraded.array, self.hu_window)
         clean = normalise_hu(scan.reference.array[centre:centre + 1], self.hu_window)

@@ -17,6 +17,9 @@ scan against the CT itself:
     FBP slices in HU to enhanced slices in HU of the same shape (a trained
     network wrapped in a function; this module needs no deep-learning
     library). It is called on a few slices at a time so that it can batch.
+    With ``with_sinograms`` it is called as ``enhancer(FBP, sinograms,
+    projector)`` and also gets the scans' line integrals ``(n, views,
+    columns)`` and the projector of one slice — what TV gets.
 
 Scores per slice and method, inside the body (:func:`~hounsfield.segment.segment_body`
 of the CT unless the caller passes a mask): PSNR (dB) and SSIM over the
@@ -256,13 +259,31 @@ class _Bench:
     settings: ScanSettings
     body: np.ndarray
     projector: Projector
+    with_sinograms: bool = False
 
     @classmethod
-    def of(cls, ct: Volume, settings: ScanSettings, body) -> _Bench:
+    def of(cls, ct: Volume, settings: ScanSettings, body, with_sinograms: bool = False
+           ) -> _Bench:
         _check_ct_and_settings(ct, settings)
         body = segment_body(ct) if body is None else _checked_body(body, ct)
         geometry = scan_geometry(ct, settings).select_views(settings.measured_views())
-        return cls(ct, settings, body, Projector(geometry, centred_grid(ct).axial_slice()))
+        return cls(ct, settings, body, Projector(geometry, centred_grid(ct).axial_slice()),
+                   bool(with_sinograms))
+
+    def enhanced(self, enhancer: Enhancer, scans: list[SimulatedScan]) -> np.ndarray:
+        """The enhancer's output for the scans' FBP slices, checked: float32, same shape, finite."""
+        fbp = np.stack([scan.degraded.array[0] for scan in scans])
+        arguments = (fbp.copy(),)
+        if self.with_sinograms:
+            arguments += (np.stack([scan.sinogram[0] for scan in scans]), self.projector)
+        output = np.asarray(enhancer(*arguments), dtype=np.float32)
+        if output.shape != fbp.shape:
+            raise ValueError(f"enhancer must return an array of its input's shape {fbp.shape}, "
+                             f"got shape {output.shape}")
+        if not np.all(np.isfinite(output)):
+            raise ValueError(f"enhancer returned {np.count_nonzero(~np.isfinite(output))} NaN "
+                             f"or infinite values; it must return finite HU")
+        return output
 
     def scan(self, z: int) -> SimulatedScan:
         """The simulated scan of axial slice ``z`` alone, its noise seeded by (seed, z)."""
@@ -403,6 +424,7 @@ def _checked_weights(candidates, name: str = "candidates") -> list[float]:
 def evaluate_enhancement(ct: Volume, enhancer: Enhancer, settings: ScanSettings, *,
                          slices: Sequence[int] | None = None, tv_weight: float | None = None,
                          tv_iterations: int = 100, body=None, batch_slices: int = 4,
+                         with_sinograms: bool = False,
                          progress: bool = False) -> EnhancementEvaluation:
     """Score FBP, TV and ``enhancer(FBP)`` on simulated scans of a CT's axial slices.
 
@@ -428,6 +450,9 @@ def evaluate_enhancement(ct: Volume, enhancer: Enhancer, settings: ScanSettings,
         Scoring mask of the CT's shape; default :func:`~hounsfield.segment.segment_body`.
     batch_slices : int
         Slices per call of ``enhancer``.
+    with_sinograms : bool
+        Call ``enhancer(fbp, sinograms, projector)``: the line integrals of
+        the slices (n, views, columns) and the projector of one slice.
     progress : bool
         A progress bar on stderr.
 
@@ -447,7 +472,7 @@ def evaluate_enhancement(ct: Volume, enhancer: Enhancer, settings: ScanSettings,
     """
     if not callable(enhancer):
         raise TypeError(f"enhancer must be callable, got {type(enhancer).__name__}")
-    bench = _Bench.of(ct, settings, body)
+    bench = _Bench.of(ct, settings, body, with_sinograms)
     chosen = _checked_slices(slices, ct, bench.body)
     iterations = _check_count(tv_iterations, "tv_iterations")
     batch = _check_count(batch_slices, "batch_slices")
@@ -474,11 +499,10 @@ def _reconstructions(bench: _Bench, chunk: list[int], enhancer: Enhancer, weight
                      iterations: int) -> list[SliceImages]:
     """Reference, FBP, TV and network images of each slice of a chunk."""
     scans = [bench.scan(z) for z in chunk]
-    fbp = np.stack([scan.degraded.array[0] for scan in scans])
-    network = _enhanced(enhancer, fbp)
+    network = bench.enhanced(enhancer, scans)
     return [SliceImages(z, scan.reference.array[0],
-                         {"fbp": fbp[i], "tv": bench.tv_hu(scan, weight, iterations),
-                          "network": network[i]})
+                         {"fbp": scan.degraded.array[0],
+                          "tv": bench.tv_hu(scan, weight, iterations), "network": network[i]})
             for i, (z, scan) in enumerate(zip(chunk, scans, strict=True))]
 
 
@@ -488,18 +512,6 @@ def _chunk_rows(bench: _Bench, chunk: list[int], enhancer: Enhancer, weight: flo
              **bench.scores(item.slice_index, item.images[method], item.reference)}
             for item in _reconstructions(bench, chunk, enhancer, weight, iterations)
             for method in METHODS]
-
-
-def _enhanced(enhancer: Enhancer, fbp: np.ndarray) -> np.ndarray:
-    """The enhancer's output for a stack of FBP slices, checked: float32, same shape, finite."""
-    output = np.asarray(enhancer(fbp.copy()), dtype=np.float32)
-    if output.shape != fbp.shape:
-        raise ValueError(f"enhancer must return an array of its input's shape {fbp.shape}, "
-                         f"got shape {output.shape}")
-    if not np.all(np.isfinite(output)):
-        raise ValueError(f"enhancer returned {np.count_nonzero(~np.isfinite(output))} NaN or "
-                         f"infinite values; it must return finite HU")
-    return output
 
 
 def _example(bench: _Bench, rows: list[dict], enhancer: Enhancer, weight: float,

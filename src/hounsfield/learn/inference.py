@@ -6,7 +6,10 @@ of a degraded CT — or over slabs of neighbouring slices when the network
 was trained on slabs, repeating the end slices — a batch of slices at a
 time, and returns the enhanced CT in HU on the same grid.
 :func:`enhance_sinogram` first reconstructs line integrals by FBP with the
-filter of the network's training scans, then enhances.
+filter of the network's training scans, then enhances; with a
+:class:`~hounsfield.learn.cascade.ConsistencyCascade` it also runs the
+consistency step and the second network (:func:`refine_slices`). A cascade
+given a reconstructed CT alone runs its first network only.
 
 On the CPU the network runs in channels-last memory order, which PyTorch's
 CPU convolutions run about twice as fast.
@@ -27,12 +30,18 @@ except ImportError as error:  # pragma: no cover - depends on the installation
 from ..progress import progress_bar
 from ..simulate import physics
 from ..simulate.nict import ScanSettings
+from ..tomo.fbp import fbp
+from ..tomo.grid import ImageGrid
+from ..tomo.project import Projector
 from ..volume import Volume
+from .cascade import ConsistencyCascade, first_stage, refinement_input
 from .checkpoints import TrainedModel
+from .consistency import consistency_step
 from .datasets import denormalise_hu, normalise_hu
 from .models import memory_format
 
-__all__ = ["enhance", "enhance_slices", "enhance_sinogram", "slab_indices"]
+__all__ = ["enhance", "enhance_slices", "enhance_sinogram", "refine_slices", "slab_indices",
+           "evaluation_enhancer"]
 
 
 def slab_indices(n_slices: int, slab: int) -> np.ndarray:
@@ -72,16 +81,72 @@ def enhance_slices(model: TrainedModel, hu: np.ndarray, *, batch_size: int = 1,
     hu = _checked_slices(hu)
     if not (isinstance(batch_size, int) and batch_size >= 1):
         raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    neighbours = slab_indices(hu.shape[0], slab)
+    return _run(network, window, hu.shape, lambda start, stop: normalise_hu(
+        hu[neighbours[start:stop]], window), batch_size, progress)
+
+
+def refine_slices(model: TrainedModel, fbp_hu: np.ndarray, sinograms: np.ndarray, projector, *,
+                  batch_size: int = 1, progress: bool = False) -> np.ndarray:
+    """A :class:`~hounsfield.learn.cascade.ConsistencyCascade` over a stack of FBP slices.
+
+    Parameters
+    ----------
+    model : TrainedModel
+        A cascade and its metadata.
+    fbp_hu : ndarray (n, H, W)
+        The scans' FBP slices in HU (filtered as the training scans were).
+    sinograms : ndarray (n, views, columns)
+        Their line integrals.
+    projector : Projector
+        ``A`` of one slice: the scans' 2D geometry and an (H, W) grid.
+    batch_size, progress
+        As :func:`enhance_slices`.
+
+    Returns
+    -------
+    ndarray (n, H, W) float32, HU
+    """
+    cascade = model.network if isinstance(model, TrainedModel) else None
+    if not isinstance(cascade, ConsistencyCascade):
+        raise TypeError("model must be a TrainedModel holding a ConsistencyCascade")
+    fbp_hu = _checked_slices(fbp_hu)
+    sinograms = np.asarray(sinograms, dtype=np.float32)
+    if sinograms.shape != (fbp_hu.shape[0], *projector.range_shape):
+        raise ValueError(f"sinograms must be one {tuple(projector.range_shape)} sinogram per "
+                         f"slice, shape {(fbp_hu.shape[0], *projector.range_shape)}, got "
+                         f"{sinograms.shape}")
+    energy_kev = ScanSettings.from_dict(model.metadata.get("scan", {})).energy_kev
+    first = enhance_slices(first_stage(model), fbp_hu, batch_size=batch_size)
+    consistent = np.stack([consistency_step(image, sinogram, projector, energy_kev,
+                                            step=cascade.step, filter=cascade.filter)
+                           for image, sinogram in zip(first, sinograms, strict=True)])
+    window = _checked_window(model)
+    return _run(cascade.second.eval(), window, fbp_hu.shape, lambda start, stop: refinement_input(
+        fbp_hu[start:stop], first[start:stop], consistent[start:stop], window),
+        batch_size, progress)
+
+
+def evaluation_enhancer(model: TrainedModel, *, batch_size: int = 1):
+    """The model as :func:`~hounsfield.learn.evaluation.evaluate_enhancement`'s enhancer:
+    ``(enhancer, with_sinograms)`` (a cascade needs the scans' line integrals).
+    """
+    if isinstance(model.network, ConsistencyCascade):
+        return (lambda fbp, sinograms, projector: refine_slices(
+            model, fbp, sinograms, projector, batch_size=batch_size)), True
+    return (lambda fbp: enhance_slices(model, fbp, batch_size=batch_size)), False
+
+
+def _run(network, window, shape, inputs, batch_size: int, progress: bool) -> np.ndarray:
+    """The network over ``inputs(start, stop)`` (normalised, (n, C, H, W)), a batch at a time."""
     device = next(network.parameters()).device
     layout = memory_format(network, device)
     network = network.to(memory_format=layout)
-    neighbours = slab_indices(hu.shape[0], slab)
-    enhanced = np.empty_like(hu)
-    with torch.inference_mode(), progress_bar(progress, hu.shape[0], "enhancing") as advance:
-        for start in range(0, hu.shape[0], batch_size):
-            stop = min(start + batch_size, hu.shape[0])
-            x = torch.from_numpy(normalise_hu(hu[neighbours[start:stop]], window))
-            x = x.to(device).contiguous(memory_format=layout)
+    enhanced = np.empty(shape, np.float32)
+    with torch.inference_mode(), progress_bar(progress, shape[0], "enhancing") as advance:
+        for start in range(0, shape[0], batch_size):
+            stop = min(start + batch_size, shape[0])
+            x = torch.from_numpy(inputs(start, stop)).to(device).contiguous(memory_format=layout)
             enhanced[start:stop] = denormalise_hu(network(x)[:, 0].float().cpu().numpy(), window)
             advance(stop - start)
     return enhanced
@@ -90,6 +155,9 @@ def enhance_slices(model: TrainedModel, hu: np.ndarray, *, batch_size: int = 1,
 def enhance(ct: Volume, model: TrainedModel, *, batch_size: int = 1,
             progress: bool = False) -> Volume:
     """Enhance every axial slice of a degraded CT; the result on the same grid, float32 HU.
+
+    A :class:`~hounsfield.learn.cascade.ConsistencyCascade` runs its first
+    network only: the rest needs the scan's line integrals (:func:`enhance_sinogram`).
 
     Examples
     --------
@@ -103,7 +171,8 @@ def enhance(ct: Volume, model: TrainedModel, *, batch_size: int = 1,
         raise TypeError(f"ct must be a hounsfield Volume, got {type(ct).__name__}")
     if ct.is_label_map or not np.issubdtype(ct.array.dtype, np.floating):
         raise ValueError("ct must be a CT in HU (a float Volume), not a label map")
-    enhanced = enhance_slices(model, ct.array, batch_size=batch_size, progress=progress)
+    enhanced = enhance_slices(first_stage(model), ct.array, batch_size=batch_size,
+                              progress=progress)
     meta = {**ct.meta, "enhanced_by": str(model.path or "a hounsfield network")}
     return ct.with_array(enhanced, meta=meta)
 
@@ -111,9 +180,10 @@ def enhance(ct: Volume, model: TrainedModel, *, batch_size: int = 1,
 def enhance_sinogram(sinogram: np.ndarray, geometry, grid, model: TrainedModel, *,
                      batch_size: int = 1, progress: bool = False) -> np.ndarray:
     """FBP of 2D line integrals ``(slices, views, columns)`` with the training scans' filter,
-    in HU at their energy, then :func:`enhance_slices`; returns ``(slices, H, W)`` HU.
+    in HU at their energy, then :func:`enhance_slices` (a cascade: :func:`refine_slices`);
+    returns ``(slices, H, W)`` HU. ``grid`` is an ImageGrid or Volume (or, but for a
+    cascade, a shape).
     """
-    from ..tomo.fbp import fbp
 
     scan = ScanSettings.from_dict(model.metadata.get("scan", {}))
     if scan.polychromatic:
@@ -121,8 +191,21 @@ def enhance_sinogram(sinogram: np.ndarray, geometry, grid, model: TrainedModel, 
                          "reconstructed CT instead of line integrals")
     mu = fbp(sinogram, geometry, grid, filter=scan.filter)
     hu = physics.mu_to_hu(np.asarray(mu, np.float32), scan.energy_kev).astype(np.float32)
-    return enhance_slices(model, hu.reshape(-1, *hu.shape[-2:]), batch_size=batch_size,
-                          progress=progress)
+    hu = hu.reshape(-1, *hu.shape[-2:])
+    if not isinstance(model.network, ConsistencyCascade):
+        return enhance_slices(model, hu, batch_size=batch_size, progress=progress)
+    if not isinstance(grid, ImageGrid | Volume):
+        raise TypeError(f"a cascade needs the grid as an ImageGrid or Volume, got "
+                        f"{type(grid).__name__}")
+    grid = ImageGrid.of(grid) if isinstance(grid, Volume) else grid
+    projector = Projector(geometry, grid.axial_slice() if grid.ndim == 3 else grid)
+    sinograms = np.asarray(sinogram, np.float32).reshape(hu.shape[0], *projector.range_shape)
+    return refine_slices(model, hu, sinograms, projector, batch_size=batch_size,
+                         progress=progress)
+
+
+def _checked_window(model: TrainedModel) -> tuple[float, float]:
+    return tuple(float(v) for v in model.metadata.get("hu_window", (-1024.0, 2048.0)))
 
 
 def _checked_model(model) -> tuple[torch.nn.Module, tuple[float, float], int]:
@@ -130,10 +213,12 @@ def _checked_model(model) -> tuple[torch.nn.Module, tuple[float, float], int]:
         raise TypeError(f"model must be a TrainedModel (see load_model), got "
                         f"{type(model).__name__}")
     network = model.network
+    if isinstance(network, ConsistencyCascade):
+        raise ValueError("this cascade needs the scans' line integrals too: use refine_slices "
+                         "or enhance_sinogram (or first_stage(model) for its first network)")
     if getattr(network, "input_kind", "image") != "image":
         raise ValueError("this network takes sinograms, not reconstructed slices")
-    window = tuple(float(v) for v in model.metadata.get("hu_window", (-1024.0, 2048.0)))
-    return network.eval(), window, int(getattr(network, "in_channels", 1))
+    return network.eval(), _checked_window(model), int(getattr(network, "in_channels", 1))
 
 
 def _checked_slices(hu) -> np.ndarray:

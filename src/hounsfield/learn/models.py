@@ -36,7 +36,8 @@ __all__ = ["ResidualUNet", "parameter_count", "build_model", "MODEL_NAMES"]
 
 #: Model names that :func:`build_model` knows: (module, class) of each.
 MODEL_NAMES = {"residual-unet": (".models", "ResidualUNet"),
-               "dual-domain": (".dual_domain", "DualDomainNet")}
+               "dual-domain": (".dual_domain", "DualDomainNet"),
+               "consistency-cascade": (".cascade", "ConsistencyCascade")}
 
 
 def _checked_count(value, name: str, minimum: int) -> int:

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import json
 import math
 import time
@@ -126,6 +127,13 @@ class TrainingConfig:
         such as ``"sparse60"`` or a ``.safetensors`` path) instead of a
         random initialisation; its architecture must match this
         configuration's.
+    refine : str, optional
+        Train the second network of a
+        :class:`~hounsfield.learn.cascade.ConsistencyCascade` on this trained
+        image model's output (a name or ``.safetensors`` path; a cascade
+        gives its first network), fixed; ``model`` 'residual-unet', ``slab``
+        1, a 2D fan or parallel scan. The run's ``model.safetensors`` holds
+        the whole cascade.
     cache_gb : float
         Memory for simulated items kept between epochs.
     scan : dict, optional
@@ -168,6 +176,7 @@ class TrainingConfig:
     cache_gb: float = 2.0
     scan: dict | None = None
     init_from: str | None = None
+    refine: str | None = None
 
     def __post_init__(self):
         if self.task not in TASKS:
@@ -194,8 +203,10 @@ class TrainingConfig:
         object.__setattr__(self, "start_deg", _pair(self.start_deg))
         if self.items is not None:
             _check_positive_int(self.items, "items")
-        if self.init_from is not None and not (isinstance(self.init_from, str) and self.init_from):
-            raise ValueError(f"init_from must be a model name or path, got {self.init_from!r}")
+        for name in ("init_from", "refine"):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, str) and value):
+                raise ValueError(f"{name} must be a model name or path, got {value!r}")
         self._check_model()
         self.scan_settings()  # validates the scan
 
@@ -208,6 +219,9 @@ class TrainingConfig:
                 or self.patch_size is not None or self.slab != 1):
             raise ValueError("the dual-domain model trains on sparse-view scans of one view "
                              "count, whole slices (patch_size None) and slab 1")
+        if self.refine is not None and (self.model != "residual-unet" or self.slab != 1):
+            raise ValueError("refine trains a residual U-Net of slab 1 (the first network's "
+                             "slab is its own)")
 
     def scan_settings(self) -> ScanSettings:
         default = ScanSettings(geometry="parallel" if self.model == "dual-domain" else "fan")
@@ -365,10 +379,16 @@ def _datasets(volumes, validation, config: TrainingConfig):
     options = {"views": config.views, "arc_deg": config.arc_deg, "dose": config.dose,
                "start_deg": config.start_deg, "slab": config.slab,
                "settings": config.scan_settings()}
-    training = PairedSlices(volumes, config.task, seed=config.seed, length=config.items,
-                            **options)
-    validation = PairedSlices(validation, config.task, seed=config.seed + 1,
-                              length=config.validation_items, **options)
+    pairs = PairedSlices
+    if config.refine is not None:
+        from .cascade import ConsistencyPairs
+
+        first = load_model(config.refine)
+        options.pop("slab")
+        pairs = functools.partial(ConsistencyPairs, first=first)
+    training = pairs(volumes, config.task, seed=config.seed, length=config.items, **options)
+    validation = pairs(validation, config.task, seed=config.seed + 1,
+                       length=config.validation_items, **options)
     return training, validation
 
 
@@ -377,6 +397,10 @@ def _model(config: TrainingConfig, training) -> torch.nn.Module:
         return training.network(sinogram_channels=config.base_channels,
                                 sinogram_depth=max(config.depth - 1, 1),
                                 image_channels=config.base_channels, image_depth=config.depth)
+    if config.refine is not None:
+        from .cascade import SECOND_CHANNELS
+
+        return ResidualUNet(SECOND_CHANNELS, config.base_channels, config.depth)
     return ResidualUNet(config.slab, config.base_channels, config.depth)
 
 
@@ -532,7 +556,8 @@ def _finish(loop: _Loop, folder: Path, log: list[dict]) -> TrainingRun:
     step = loop.steps_done
     if math.isnan(loop.last_validation[0]):
         loop.validate()
-    save_checkpoint(folder / "model.safetensors", loop.model, metadata=loop.metadata(step))
+    save_checkpoint(folder / "model.safetensors", _trained_network(loop),
+                    metadata=loop.metadata(step))
     if log:
         plot_curves(log, folder / "curves.png")
     degraded, clean = loop.validation[0]
@@ -541,13 +566,28 @@ def _finish(loop: _Loop, folder: Path, log: list[dict]) -> TrainingRun:
         enhanced = loop.model(degraded[None].to(loop.device)).float().cpu()[0]
     direction = loop.validation.dataset.volumes[0].direction  # radiological display
     plot_examples([axial_for_display(denormalise_hu(t.numpy(), loop.hu_window), direction)
-                   for t in (_input_image(loop.model, degraded), enhanced[0], clean[0])],
+                   for t in (_input_image(loop, degraded), enhanced[0], clean[0])],
                   folder / "examples.png")
     return TrainingRun(folder, step, *loop.last_validation, log)
 
 
-def _input_image(model, degraded: torch.Tensor) -> torch.Tensor:
-    """The network's input as an image: the centre slice, or FBP of the upsampled sinogram."""
+def _trained_network(loop: _Loop) -> torch.nn.Module:
+    """What model.safetensors holds: the trained network, or the cascade it completes."""
+    if loop.config.refine is None:
+        return loop.model
+    from .cascade import ConsistencyCascade
+
+    pairs = loop.training.dataset
+    return ConsistencyCascade(pairs.first.network, loop.model, step=pairs.step,
+                              filter=pairs.filter)
+
+
+def _input_image(loop: _Loop, degraded: torch.Tensor) -> torch.Tensor:
+    """The input as an image: the centre slice (a cascade's: the FBP, channel 0), or FBP
+    of the upsampled sinogram."""
+    model = loop.model
+    if loop.config.refine is not None:
+        return degraded[0]
     if model.input_kind == "image":
         return degraded[degraded.shape[0] // 2]
     with torch.inference_mode():
