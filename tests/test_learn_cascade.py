@@ -204,6 +204,9 @@ def test_refining_trains_the_second_network_and_keeps_the_first(phantom, first_m
         torch.testing.assert_close(tensor, given[name])
     assert cascade.network.second.in_channels == 3
     assert (tmp_path / "run" / "examples.png").exists()
+    tuned = train(phantom, config.replace(refine=None, init_from=str(run.model_path)),
+                  tmp_path / "tuned", progress=False)  # fine-tunes the cascade's first network
+    assert load_model(tuned.model_path).network.spec() == cascade.network.first.spec()
     with pytest.raises(ValueError, match="refine"):
         TrainingConfig(model="dual-domain", patch_size=None, refine=str(first_model))
 

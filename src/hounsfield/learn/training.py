@@ -126,7 +126,8 @@ class TrainingConfig:
         Fine-tune: start from this trained model's weights (a shipped name
         such as ``"sparse60"`` or a ``.safetensors`` path) instead of a
         random initialisation; its architecture must match this
-        configuration's.
+        configuration's. Of a cascade, the second network is taken when
+        ``refine`` is set, else the first.
     refine : str, optional
         Train the second network of a
         :class:`~hounsfield.learn.cascade.ConsistencyCascade` on this trained
@@ -327,7 +328,7 @@ def train(volumes, config: TrainingConfig, folder, *, validation=None, resume: b
     torch.manual_seed(config.seed)
     model = _model(config, training_pairs)
     if config.init_from is not None and not resume:
-        _start_from(model, config.init_from)
+        _start_from(model, config.init_from, config.refine is not None)
     model = model.to(device, memory_format=memory_format(model, device))
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate,
                                   weight_decay=config.weight_decay)
@@ -404,12 +405,19 @@ def _model(config: TrainingConfig, training) -> torch.nn.Module:
     return ResidualUNet(config.slab, config.base_channels, config.depth)
 
 
-def _start_from(model: torch.nn.Module, name_or_path: str) -> None:
+def _start_from(model: torch.nn.Module, name_or_path: str, refining: bool) -> None:
+    """Copy a trained model's weights (of a cascade: its second network when refining,
+    else its first) into ``model``."""
+    from .cascade import ConsistencyCascade
+
     trained = load_model(name_or_path)
-    if trained.network.spec() != model.spec():
-        raise InputError(f"holds another model ({trained.network.spec()}) than this "
+    network = trained.network
+    if isinstance(network, ConsistencyCascade):
+        network = network.second if refining else network.first
+    if network.spec() != model.spec():
+        raise InputError(f"holds another model ({network.spec()}) than this "
                          f"configuration's ({model.spec()})", trained.path)
-    model.load_state_dict(trained.network.state_dict())
+    model.load_state_dict(network.state_dict())
 
 
 def _native_bfloat16(device: torch.device) -> bool:
