@@ -117,14 +117,18 @@ def refine_slices(model: TrainedModel, fbp_hu: np.ndarray, sinograms: np.ndarray
                          f"slice, shape {(fbp_hu.shape[0], *projector.range_shape)}, got "
                          f"{sinograms.shape}")
     energy_kev = ScanSettings.from_dict(model.metadata.get("scan", {})).energy_kev
-    first = enhance_slices(first_stage(model), fbp_hu, batch_size=batch_size)
-    consistent = np.stack([consistency_step(image, sinogram, projector, energy_kev,
-                                            step=cascade.step, filter=cascade.filter)
-                           for image, sinogram in zip(first, sinograms, strict=True)])
+    first = enhance_slices(first_stage(model), fbp_hu, batch_size=batch_size, progress=progress)
     window = _checked_window(model)
-    return _run(cascade.second.eval(), window, fbp_hu.shape, lambda start, stop: refinement_input(
-        fbp_hu[start:stop], first[start:stop], consistent[start:stop], window),
-        batch_size, progress)
+
+    def inputs(start: int, stop: int) -> np.ndarray:
+        consistent = [consistency_step(first[i], sinograms[i], projector, energy_kev,
+                                       step=cascade.step, filter=cascade.filter)
+                      for i in range(start, stop)]
+        return refinement_input(fbp_hu[start:stop], first[start:stop], np.stack(consistent),
+                                window)
+
+    return _run(cascade.second.eval(), window, fbp_hu.shape, inputs, batch_size, progress,
+                "refining")
 
 
 def evaluation_enhancer(model: TrainedModel, *, batch_size: int = 1):
@@ -137,13 +141,14 @@ def evaluation_enhancer(model: TrainedModel, *, batch_size: int = 1):
     return (lambda fbp: enhance_slices(model, fbp, batch_size=batch_size)), False
 
 
-def _run(network, window, shape, inputs, batch_size: int, progress: bool) -> np.ndarray:
+def _run(network, window, shape, inputs, batch_size: int, progress: bool,
+         label: str = "enhancing") -> np.ndarray:
     """The network over ``inputs(start, stop)`` (normalised, (n, C, H, W)), a batch at a time."""
     device = next(network.parameters()).device
     layout = memory_format(network, device)
     network = network.to(memory_format=layout)
     enhanced = np.empty(shape, np.float32)
-    with torch.inference_mode(), progress_bar(progress, shape[0], "enhancing") as advance:
+    with torch.inference_mode(), progress_bar(progress, shape[0], label) as advance:
         for start in range(0, shape[0], batch_size):
             stop = min(start + batch_size, shape[0])
             x = torch.from_numpy(inputs(start, stop)).to(device).contiguous(memory_format=layout)
