@@ -121,7 +121,7 @@ def training_record(name: str | None) -> dict | None:
     card = path.with_suffix(".json")
     record = json.loads(card.read_text()) if card.exists() else {}
     keep = ("command", "configuration", "device", "torch", "seconds_per_step", "wall_seconds",
-            "validation", "started_from")
+            "validation", "started_from", "cpu_comparison", "held_out")
     return {"model": str(name), "steps": record.get("configuration", {}).get("steps"),
             **{key: record[key] for key in keep if key in record}}
 

@@ -143,6 +143,8 @@ def test_pairs_need_an_image_network_and_a_2d_fbp_scan(phantom):
     first = TrainedModel(ResidualUNet(1, 4, 2).eval(), {"hu_window": WINDOW})
     with pytest.raises(ValueError, match="2D fan or parallel"):
         ConsistencyPairs(phantom, first=first, settings=ScanSettings(geometry="cone"))
+    with pytest.raises(ValueError, match="monochromatic"):
+        ConsistencyPairs(phantom, first=first, settings=ScanSettings(polychromatic=True))
     with pytest.raises(TypeError, match="TrainedModel"):
         ConsistencyPairs(phantom, first=ResidualUNet(1, 4, 2))
 

@@ -144,7 +144,7 @@ class ConsistencyPairs(PairedSlices):
         The consistency step of the cascade being trained.
     **options
         :class:`~hounsfield.learn.datasets.PairedSlices` arguments but ``slab``.
-        The scan must be a 2D fan or parallel beam reconstructed by FBP.
+        The scan must be a monochromatic 2D fan or parallel beam reconstructed by FBP.
     """
 
     def __init__(self, volumes, task: str = "sparse-view", *, first: TrainedModel,
@@ -154,10 +154,12 @@ class ConsistencyPairs(PairedSlices):
             raise ValueError(f"first must be an image network (residual U-Net), got "
                              f"{type(first.network).__name__}")
         super().__init__(volumes, task, slab=first.network.in_channels, **options)
-        if self.settings.geometry not in ("fan", "parallel") or self.settings.method != "fbp":
-            raise ValueError("a consistency step needs 2D fan or parallel scans reconstructed by "
-                             f"FBP, got geometry {self.settings.geometry!r}, method "
-                             f"{self.settings.method!r}")
+        settings = self.settings
+        if settings.geometry not in ("fan", "parallel") or settings.method != "fbp" \
+                or settings.polychromatic:
+            raise ValueError("a consistency step needs monochromatic 2D fan or parallel scans "
+                             f"reconstructed by FBP, got geometry {settings.geometry!r}, method "
+                             f"{settings.method!r}, polychromatic {settings.polychromatic}")
         self.first, self.step, self.filter = first, step, filter
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
