@@ -13,7 +13,11 @@
    thorax phantom on the chest CT's pixel grid (60 views) and a low-dose 720-view scan
    (dose 0.1; TV with 30 iterations, its weight tuned on slice 90).
 
-    .venv/bin/python benchmarks/bench_learn.py [--slices 0:40] [--only speed] [-o bench-learn]
+The network runs in bfloat16 where the CPU computes it natively (as
+``hounsfield enhance`` does); ``--no-amp`` runs it in float32.
+
+    .venv/bin/python benchmarks/bench_learn.py [--slices 0:40] [--only speed] [--no-amp] \
+        [-o bench-learn]
 """
 
 from __future__ import annotations
@@ -40,10 +44,11 @@ TUNING_SLICES = [60, 90, 120]
 PARTS = ("held-out", "speed", "phantom", "low-dose")
 
 
-def evaluate(name, ct, model, settings, slices, tv_weight, output: Path,
+def evaluate(name, ct, network, settings, slices, tv_weight, output: Path,
              tv_iterations: int = 100) -> dict:
+    """Scores of FBP, TV and ``network`` = (enhancer, with_sinograms) of evaluation_enhancer."""
     started = time.perf_counter()
-    enhancer, with_sinograms = evaluation_enhancer(model)
+    enhancer, with_sinograms = network
     result = evaluate_enhancement(ct, enhancer, settings, slices=slices, tv_weight=tv_weight,
                                   tv_iterations=tv_iterations, with_sinograms=with_sinograms,
                                   progress=True)
@@ -78,24 +83,24 @@ def inference_seconds(run, runs: int = 5) -> tuple[float, float]:
     return min(times), statistics.median(times)
 
 
-def held_out(ct, model, settings, slices, output: Path) -> dict:
+def held_out(ct, network, settings, slices, output: Path) -> dict:
     weight = tune_tv_weight(ct, settings, TUNING_SLICES)
     return {"tv_weight": weight,
-            **evaluate("held_out", ct, model, settings, slices, weight, output)}
+            **evaluate("held_out", ct, network, settings, slices, weight, output)}
 
 
-def speed(ct, model, settings) -> dict:
+def speed(ct, model, settings, amp: bool) -> dict:
     four = ct.crop((5, 0, 0), (9, *ct.shape[1:]))
     scan = simulate_scan(four, settings, keep_sinogram=True)
     projector = Projector(scan.geometry, centred_grid(four).axial_slice())
     fbp = scan.degraded.array
-    enhancer, with_sinograms = evaluation_enhancer(model)
+    enhancer, with_sinograms = evaluation_enhancer(model, amp=amp)
     measured = (lambda i: (scan.sinogram[i:i + 1], projector)) if with_sinograms \
         else (lambda i: ())
     report = {"threads": torch.get_num_threads()}
     for name, run in (("model", lambda i: enhancer(fbp[i:i + 1], *measured(i))),
                       ("first_network", lambda i: enhance_slices(first_stage(model),
-                                                                 fbp[i:i + 1]))):
+                                                                 fbp[i:i + 1], amp=amp))):
         best, median = inference_seconds(run)
         report[name] = {"min_s": best, "median_s": median}
         print(f"\ninference per 512×512 slice, {name.replace('_', ' ')}: min {best:.3f} s, "
@@ -103,17 +108,17 @@ def speed(ct, model, settings) -> dict:
     return report
 
 
-def phantom_case(model, settings, output: Path) -> dict:
+def phantom_case(network, settings, output: Path) -> dict:
     phantom, _ = thorax_phantom(shape=(6, 512, 512), spacing_mm=(2.5, 0.703125, 0.703125))
     weight = tune_tv_weight(phantom, settings, [0])
-    return evaluate("phantom", phantom, model, settings, range(1, 6), weight, output)
+    return evaluate("phantom", phantom, network, settings, range(1, 6), weight, output)
 
 
-def low_dose_case(ct, model, slices, output: Path) -> dict:
-    settings = ScanSettings.from_dict(model.metadata["scan"]).replace(dose_fraction=0.1)
+def low_dose_case(ct, network, scan: dict, slices, output: Path) -> dict:
+    settings = ScanSettings.from_dict(scan).replace(dose_fraction=0.1)
     # 720 views make each TV run 12 times longer: 30 iterations, tuned on one slice.
     weight = tune_tv_weight(ct, settings, TUNING_SLICES[1:2], iterations=30)
-    return evaluate("low_dose", ct, model, settings, slices[::8], weight, output,
+    return evaluate("low_dose", ct, network, settings, slices[::8], weight, output,
                     tv_iterations=30)
 
 
@@ -122,6 +127,7 @@ def main() -> int:
     parser.add_argument("--slices", default="0:40", help="held-out slices START:STOP")
     parser.add_argument("-o", "--output", type=Path, default=Path("bench-learn"))
     parser.add_argument("--only", choices=PARTS, nargs="+", help="run only these parts")
+    parser.add_argument("--no-amp", action="store_true", help="run the network in float32")
     args = parser.parse_args()
     args.output.mkdir(parents=True, exist_ok=True)
     start, stop = (int(v) for v in args.slices.split(":"))
@@ -129,10 +135,12 @@ def main() -> int:
     ct, _ = example_chest_ct()
     model = load_model("sparse60")
     sparse = ScanSettings.from_dict(model.metadata["scan"]).replace(n_views=60)
-    parts = {"held-out": lambda: held_out(ct, model, sparse, slices, args.output),
-             "speed": lambda: speed(ct, model, sparse),
-             "phantom": lambda: phantom_case(model, sparse, args.output),
-             "low-dose": lambda: low_dose_case(ct, model, slices, args.output)}
+    network = evaluation_enhancer(model, amp=not args.no_amp)
+    parts = {"held-out": lambda: held_out(ct, network, sparse, slices, args.output),
+             "speed": lambda: speed(ct, model, sparse, not args.no_amp),
+             "phantom": lambda: phantom_case(network, sparse, args.output),
+             "low-dose": lambda: low_dose_case(ct, network, model.metadata["scan"], slices,
+                                               args.output)}
     report = {name: parts[name]() for name in (args.only or PARTS)}
     (args.output / "bench_learn.json").write_text(json.dumps(report, indent=1))
     return 0

@@ -37,6 +37,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--batch", type=int, default=1,
                         help="slices per network pass (default 1: the fastest on CPUs)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    parser.add_argument("--no-amp", action="store_true",
+                        help="float32 throughout (default: bfloat16 on CUDA and on CPUs with "
+                             "native bfloat16)")
     sinogram = parser.add_argument_group("line-integral input (.npy)")
     sinogram.add_argument("--geometry", type=Path, help="geometry .json of the scan")
     grid = sinogram.add_mutually_exclusive_group()
@@ -75,7 +78,7 @@ def _enhanced_sinogram(args, model):
     projections = matched_projections(load_array(args.input, "the projections"), geometry,
                                       grid, args.input)
     slices = enhance_sinogram(projections, geometry, grid, model, batch_size=args.batch,
-                              progress=True)
+                              amp=not args.no_amp, progress=True)
     if like is not None:
         return like.with_array(slices.reshape(like.shape))
     return volume_on_grid(slices.reshape(grid.shape).astype(np.float32), grid)
@@ -90,7 +93,7 @@ def _enhanced_ct(args, model):
                       "and second network need the line integrals (.npy with --geometry)")
     ct = read(args.input, series=args.series, allow_modality=args.allow_modality,
               progress=True)
-    return enhance(ct, model, batch_size=args.batch, progress=True)
+    return enhance(ct, model, batch_size=args.batch, amp=not args.no_amp, progress=True)
 
 
 def run(args) -> int:

@@ -118,6 +118,9 @@ def _add_evaluate_arguments(parser) -> None:
                         help="PDHG iterations per slice (default 100)")
     parser.add_argument("--batch", type=int, default=1,
                         help="slices per network pass (default 1: the fastest on CPUs)")
+    parser.add_argument("--no-amp", action="store_true",
+                        help="run the network in float32 (default: bfloat16 on CUDA and on "
+                             "CPUs with native bfloat16)")
 
 
 # -- data -----------------------------------------------------------------------------------
@@ -258,7 +261,8 @@ def _evaluate(args) -> int:
     settings = _scan_settings(args, model.metadata)
     ct = _volumes(args, [args.ct] if args.ct else [])[0]
 
-    network, with_sinograms = evaluation_enhancer(model, batch_size=args.batch)
+    network, with_sinograms = evaluation_enhancer(model, batch_size=args.batch,
+                                                  amp=not args.no_amp)
     try:
         result = evaluate_enhancement(ct, network, settings, tv_weight=args.tv_weight,
                                       tv_iterations=args.tv_iterations,

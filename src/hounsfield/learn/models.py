@@ -32,7 +32,8 @@ except ImportError as error:  # pragma: no cover - depends on the installation
     raise ImportError('hounsfield.learn.models needs PyTorch; install it with '
                       'pip install "hounsfield[learn]"') from error
 
-__all__ = ["ResidualUNet", "parameter_count", "build_model", "MODEL_NAMES"]
+__all__ = ["ResidualUNet", "parameter_count", "build_model", "memory_format", "mixed_precision",
+           "native_bfloat16", "MODEL_NAMES"]
 
 #: Model names that :func:`build_model` knows: (module, class) of each.
 MODEL_NAMES = {"residual-unet": (".models", "ResidualUNet"),
@@ -187,6 +188,25 @@ def memory_format(model: nn.Module, device: torch.device) -> torch.memory_format
     if device.type == "cpu" and getattr(model, "input_kind", "image") == "image":
         return torch.channels_last
     return torch.contiguous_format
+
+
+def native_bfloat16(device: torch.device) -> bool:
+    """Whether the device computes bfloat16 natively: CUDA, or a CPU with AVX-512 BF16 or AMX."""
+    if device.type == "cuda":
+        return True
+    return device.type == "cpu" and torch.backends.mkldnn.is_available() and \
+        torch.ops.mkldnn._is_mkldnn_bf16_supported()
+
+
+def mixed_precision(device: torch.device, enabled: bool = True):
+    """bfloat16 autocast where :func:`native_bfloat16` holds (and ``enabled``), else float32.
+
+    >>> with mixed_precision(torch.device("cpu"), enabled=False):
+    ...     (torch.ones(2, 2) @ torch.ones(2, 2)).dtype
+    torch.float32
+    """
+    return torch.autocast(device.type, dtype=torch.bfloat16,
+                          enabled=enabled and native_bfloat16(device))
 
 
 def build_model(spec: dict) -> nn.Module:

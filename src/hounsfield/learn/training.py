@@ -62,7 +62,7 @@ from ..report.figures import axial_for_display
 from ..simulate.nict import ScanSettings
 from .checkpoints import load_model, restore_training, save_checkpoint
 from .datasets import TASKS, PairedSlices, denormalise_hu, train_validation_split
-from .models import ResidualUNet, memory_format
+from .models import ResidualUNet, memory_format, mixed_precision
 from .run_plots import plot_curves, plot_examples
 
 __all__ = ["TrainingConfig", "TrainingRun", "train", "learning_rate", "LOG_COLUMNS"]
@@ -420,13 +420,6 @@ def _start_from(model: torch.nn.Module, name_or_path: str, refining: bool) -> No
     model.load_state_dict(network.state_dict())
 
 
-def _native_bfloat16(device: torch.device) -> bool:
-    if device.type == "cuda":
-        return True
-    return device.type == "cpu" and torch.backends.mkldnn.is_available() and \
-        torch.ops.mkldnn._is_mkldnn_bf16_supported()
-
-
 class _Loop:
     """The optimisation loop: batches, steps, validation, checkpoints and the log."""
 
@@ -509,8 +502,7 @@ class _Loop:
         return degraded, clean
 
     def _autocast(self):
-        enabled = self.config.amp and _native_bfloat16(self.device)
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=enabled)
+        return mixed_precision(self.device, self.config.amp)
 
     def validate(self) -> tuple[float, float]:
         """Mean loss and PSNR (dB, HU) of the network on the validation items."""
