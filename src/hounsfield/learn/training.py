@@ -4,7 +4,10 @@
 :class:`~hounsfield.learn.datasets.PairedSlices` of the training volumes —
 or, with ``model="dual-domain"``, a
 :class:`~hounsfield.learn.dual_domain.DualDomainNet` to the sparse
-parallel-beam sinograms of :class:`~hounsfield.learn.dual_domain.PairedSinograms`
+parallel-beam sinograms of :class:`~hounsfield.learn.dual_domain.PairedSinograms`,
+or, with ``refine``, the second network of a
+:class:`~hounsfield.learn.cascade.ConsistencyCascade` to the
+:class:`~hounsfield.learn.cascade.ConsistencyPairs` of a trained first one
 — and writes a run folder:
 
 * ``config.json`` — the :class:`TrainingConfig`;
