@@ -201,6 +201,7 @@ def test_refining_trains_the_second_network_and_keeps_the_first(phantom, first_m
     run = train(phantom, config, tmp_path / "run", progress=False)
     cascade = load_model(run.model_path)
     assert isinstance(cascade.network, ConsistencyCascade)
+    assert cascade.metadata["model"] == "consistency-cascade"
     given = load_model(first_model).network.state_dict()
     for name, tensor in cascade.network.first.state_dict().items():
         torch.testing.assert_close(tensor, given[name])

@@ -112,6 +112,7 @@ def test_the_shipped_model_is_described_beside_its_weights():
     model = load_model("sparse60")
     card = json.loads(shipped_models()["sparse60"].with_suffix(".json").read_text())
     assert isinstance(model.network, ConsistencyCascade)
+    assert model.metadata["model"] == "consistency-cascade"
     assert model.metadata["task"] == "sparse-view" == card["configuration"]["task"]
     assert model.metadata["training"]["views"] == [60, 60]
     assert model.metadata["step"] == card["configuration"]["steps"]

@@ -535,7 +535,8 @@ class _Loop:
 
     def metadata(self, step: int) -> dict:
         config = self.config
-        return {"task": config.task, "model": config.model, "hu_window": list(self.hu_window),
+        model = "consistency-cascade" if config.refine is not None else config.model
+        return {"task": config.task, "model": model, "hu_window": list(self.hu_window),
                 "slab": config.slab, "scan": config.scan_settings().to_dict(),
                 "training": json.loads(config.to_json()), "step": step,
                 "metrics": {"validation_loss": self.last_validation[0],
