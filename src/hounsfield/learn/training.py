@@ -63,6 +63,8 @@ from ..metrics.image import psnr_db
 from ..progress import progress_bar
 from ..report.figures import axial_for_display
 from ..simulate.nict import ScanSettings
+from .cascade import SECOND_CHANNELS, ConsistencyCascade, ConsistencyPairs
+from .cascade import SPEC_NAME as CASCADE
 from .checkpoints import load_model, restore_training, save_checkpoint
 from .datasets import TASKS, PairedSlices, denormalise_hu, train_validation_split
 from .models import ResidualUNet, memory_format, mixed_precision
@@ -385,8 +387,6 @@ def _datasets(volumes, validation, config: TrainingConfig):
                "settings": config.scan_settings()}
     pairs = PairedSlices
     if config.refine is not None:
-        from .cascade import ConsistencyPairs
-
         first = load_model(config.refine)
         options.pop("slab")
         pairs = functools.partial(ConsistencyPairs, first=first)
@@ -402,8 +402,6 @@ def _model(config: TrainingConfig, training) -> torch.nn.Module:
                                 sinogram_depth=max(config.depth - 1, 1),
                                 image_channels=config.base_channels, image_depth=config.depth)
     if config.refine is not None:
-        from .cascade import SECOND_CHANNELS
-
         return ResidualUNet(SECOND_CHANNELS, config.base_channels, config.depth)
     return ResidualUNet(config.slab, config.base_channels, config.depth)
 
@@ -411,8 +409,6 @@ def _model(config: TrainingConfig, training) -> torch.nn.Module:
 def _start_from(model: torch.nn.Module, name_or_path: str, refining: bool) -> None:
     """Copy a trained model's weights (of a cascade: its second network when refining,
     else its first) into ``model``."""
-    from .cascade import ConsistencyCascade
-
     trained = load_model(name_or_path)
     network = trained.network
     if isinstance(network, ConsistencyCascade):
@@ -535,7 +531,7 @@ class _Loop:
 
     def metadata(self, step: int) -> dict:
         config = self.config
-        model = "consistency-cascade" if config.refine is not None else config.model
+        model = CASCADE if config.refine is not None else config.model
         return {"task": config.task, "model": model, "hu_window": list(self.hu_window),
                 "slab": config.slab, "scan": config.scan_settings().to_dict(),
                 "training": json.loads(config.to_json()), "step": step,
@@ -579,8 +575,6 @@ def _trained_network(loop: _Loop) -> torch.nn.Module:
     """What model.safetensors holds: the trained network, or the cascade it completes."""
     if loop.config.refine is None:
         return loop.model
-    from .cascade import ConsistencyCascade
-
     pairs = loop.training.dataset
     return ConsistencyCascade(pairs.first.network, loop.model, step=pairs.step,
                               filter=pairs.filter)
