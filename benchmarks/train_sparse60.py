@@ -164,7 +164,8 @@ def main() -> int:
     parser.add_argument("--loss", default="mse")
     parser.add_argument("--warmup", type=int, default=500, help="warm-up steps (at most 10 %%)")
     parser.add_argument("--init-from", help="fine-tune this trained model (name or path)")
-    parser.add_argument("--refine", help="train a cascade's second network on this model's")
+    parser.add_argument("--refine", help="train a cascade's second network on this model's "
+                                         "output (name or path)")
     parser.add_argument("--items-per-slice", type=int, default=8,
                         help="training pairs per slice, each scanned from a random start angle")
     parser.add_argument("--cache-gb", type=float, default=6.0,
