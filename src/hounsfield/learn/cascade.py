@@ -32,10 +32,9 @@ except ImportError as error:  # pragma: no cover - depends on the installation
                       'pip install "hounsfield[learn]"') from error
 
 from ..simulate.nict import centred_grid
-from ..tomo.filters import FILTERS
 from ..tomo.project import Projector
 from .checkpoints import TrainedModel
-from .consistency import DEFAULT_FILTER, DEFAULT_STEP, consistency_step
+from .consistency import DEFAULT_FILTER, DEFAULT_STEP, check_step, consistency_step
 from .datasets import PairedSlices, normalise_hu
 from .models import ResidualUNet, build_model
 
@@ -62,8 +61,9 @@ class ConsistencyCascade(nn.Module):
     filter : str
         The consistency step's FBP filter.
 
-    Calling the module runs the second network on stacked inputs
-    ``(N, 3, H, W)`` as :func:`refinement_input` makes them.
+    The second network takes the stacked inputs ``(N, 3, H, W)`` that
+    :func:`refinement_input` makes; :func:`~hounsfield.learn.inference.refine_slices`
+    runs the whole cascade.
 
     Examples
     --------
@@ -84,15 +84,9 @@ class ConsistencyCascade(nn.Module):
         if second.in_channels != SECOND_CHANNELS:
             raise ValueError(f"second must take {SECOND_CHANNELS} channels (FBP, consistent "
                              f"image, first output), got {second.in_channels}")
-        if not (isinstance(step, int | float) and 0 < step <= 2):
-            raise ValueError(f"step must be a number in (0, 2], got {step!r}")
-        if filter not in FILTERS:
-            raise ValueError(f"filter must be one of {FILTERS}, got {filter!r}")
+        check_step(step, filter)
         self.first, self.second = first, second
         self.step, self.filter = float(step), filter
-
-    def forward(self, stacked: torch.Tensor) -> torch.Tensor:
-        return self.second(stacked)
 
     def spec(self) -> dict:
         return {"name": SPEC_NAME, "first": self.first.spec(), "second": self.second.spec(),

@@ -28,7 +28,7 @@ from ..simulate import physics
 from ..tomo.fbp import fbp
 from ..tomo.filters import FILTERS
 
-__all__ = ["consistency_step", "DEFAULT_STEP", "DEFAULT_FILTER"]
+__all__ = ["consistency_step", "check_step", "DEFAULT_STEP", "DEFAULT_FILTER"]
 
 #: The step size of :func:`consistency_step` (tuned on training slices, see the module).
 DEFAULT_STEP = 0.5
@@ -78,11 +78,16 @@ def consistency_step(hu, sinogram, projector, energy_kev: float, *, step: float 
                          f"{tuple(projector.range_shape)}, got {sinogram.shape}")
     if not (np.isfinite(hu).all() and np.isfinite(sinogram).all()):
         raise ValueError("hu and sinogram must be finite (no NaN or infinity)")
-    if not (isinstance(step, int | float) and 0 < step <= 2):
-        raise ValueError(f"step must be a number in (0, 2], got {step!r}")
-    if filter not in FILTERS:
-        raise ValueError(f"filter must be one of {FILTERS}, got {filter!r}")
+    check_step(step, filter)
     mu = physics.hu_to_mu(hu, energy_kev)
     residual = sinogram - projector.forward(mu)
     correction = fbp(residual, projector.geometry, projector.grid, filter=filter)
     return physics.mu_to_hu(mu + np.float32(step) * correction, energy_kev)
+
+
+def check_step(step, filter) -> None:
+    """Refuse a step outside (0, 2] or an FBP filter hounsfield does not have."""
+    if not (isinstance(step, int | float) and 0 < step <= 2):
+        raise ValueError(f"step must be a number in (0, 2], got {step!r}")
+    if filter not in FILTERS:
+        raise ValueError(f"filter must be one of {FILTERS}, got {filter!r}")

@@ -37,7 +37,7 @@ from ..volume import Volume
 from .cascade import ConsistencyCascade, first_stage, refinement_input
 from .checkpoints import TrainedModel
 from .consistency import consistency_step
-from .datasets import denormalise_hu, normalise_hu
+from .datasets import HU_WINDOW, _checked_window, denormalise_hu, normalise_hu
 from .models import memory_format, mixed_precision
 
 __all__ = ["enhance", "enhance_slices", "enhance_sinogram", "refine_slices", "slab_indices",
@@ -123,7 +123,7 @@ def refine_slices(model: TrainedModel, fbp_hu: np.ndarray, sinograms: np.ndarray
     energy_kev = ScanSettings.from_dict(model.metadata.get("scan", {})).energy_kev
     first = enhance_slices(first_stage(model), fbp_hu, batch_size=batch_size, amp=amp,
                            progress=progress)
-    window = _checked_window(model)
+    window = _hu_window(model)
 
     def inputs(start: int, stop: int) -> np.ndarray:
         consistent = [consistency_step(first[i], sinograms[i], projector, energy_kev,
@@ -217,8 +217,8 @@ def enhance_sinogram(sinogram: np.ndarray, geometry, grid, model: TrainedModel, 
                          progress=progress)
 
 
-def _checked_window(model: TrainedModel) -> tuple[float, float]:
-    return tuple(float(v) for v in model.metadata.get("hu_window", (-1024.0, 2048.0)))
+def _hu_window(model: TrainedModel) -> tuple[float, float]:
+    return _checked_window(model.metadata.get("hu_window", HU_WINDOW))
 
 
 def _checked_model(model) -> tuple[torch.nn.Module, tuple[float, float], int]:
@@ -231,7 +231,7 @@ def _checked_model(model) -> tuple[torch.nn.Module, tuple[float, float], int]:
                          "or enhance_sinogram (or first_stage(model) for its first network)")
     if getattr(network, "input_kind", "image") != "image":
         raise ValueError("this network takes sinograms, not reconstructed slices")
-    return network.eval(), _checked_window(model), int(getattr(network, "in_channels", 1))
+    return network.eval(), _hu_window(model), int(getattr(network, "in_channels", 1))
 
 
 def _checked_slices(hu) -> np.ndarray:
