@@ -12,7 +12,8 @@
 # train.log, sparse60.safetensors, sparse60.json (the model card, with seconds per step),
 # log.csv and, when stopped early, last.safetensors.
 # With TIMING=1 it first times 60 steps alone (timing.json). EXTRA passes more options to
-# train_sparse60.py, e.g. EXTRA="--base-channels 24 --depth 5" or EXTRA="--init-from sparse60".
+# train_sparse60.py, e.g. EXTRA="--base-channels 24 --depth 5", or
+# EXTRA="--refine sparse60 --base-channels 8" for the cascade's second network.
 set -uo pipefail
 OUT=${OUT:-gpu-out}
 STEPS=${STEPS:-3000}
